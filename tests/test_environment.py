@@ -35,9 +35,7 @@ def test_every_requirement_is_pinned_and_the_two_files_agree():
     pyproject, conda = _pyproject_pins(), _conda_pins()
     only_py = sorted(set(pyproject) - set(conda))
     only_conda = sorted(set(conda) - set(pyproject))
-    assert not only_py and not only_conda, (
-        f"only in pyproject: {only_py}; only in environment.yml: {only_conda}"
-    )
+    assert not only_py and not only_conda, f"only in pyproject: {only_py}; only in environment.yml: {only_conda}"
     differ = {k: (pyproject[k], conda[k]) for k in pyproject if pyproject[k] != conda[k]}
     assert not differ, f"versions differ (pyproject, environment.yml): {differ}"
 

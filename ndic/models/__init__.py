@@ -5,7 +5,8 @@
 >>> net = models.build("bmshj18", num_filters=192)
 >>> net = models.load_reference("wacnn", original_state_dict)
 
-A model module registers its class with :func:`register`. Each registered class is built as
+Every public module of this package is imported on first use and registers its classes with
+:func:`register`. Each registered class is built as
 ``cls(**config)`` with the original constructor's argument names, and loads an original
 implementation's state dict with ``cls.from_reference(state_dict, **config)``.
 """
@@ -13,13 +14,12 @@ implementation's state dict with ``cls.from_reference(state_dict, **config)``.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from .. import _compat  # noqa: F401
 
 _REGISTRY: dict[str, type] = {}
 _ALIASES: dict[str, str] = {}
-# modules that register models when imported; imported lazily by names()/build()
-_MODEL_MODULES: tuple[str, ...] = ()
 _loaded = False
 
 
@@ -40,10 +40,12 @@ def register(name: str, *aliases: str):
 
 def _load_all() -> None:
     global _loaded
+    # every public module of this package registers its models when imported
     if not _loaded:
-        for module in _MODEL_MODULES:
-            importlib.import_module(f"{__name__}.{module}")
         _loaded = True
+        for info in pkgutil.iter_modules(__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{info.name}")
 
 
 def canonical(name: str) -> str:
