@@ -1,6 +1,7 @@
 """Conventions shared by every model of the registry.
 
-- ``self.config``: the constructor's keyword arguments, as given (bitstream headers hash it).
+- ``self.config``: the constructor's keyword arguments with defaults filled in, JSON-serialisable
+  (bitstream headers hash it).
 - Padding: CNN/transformer models accept any image size; they pad to their total stride with
   :func:`pad_to_multiple` and crop the reconstruction back with :func:`crop_padding`. Padding is
   split evenly between the sides, as CompressAI's and STF's evaluation scripts pad.
