@@ -1,0 +1,824 @@
+"""Training as the papers train, on a CPU, one GPU or many (``torchrun``), resumable to the step.
+
+Recipes (``Config.recipe``, chosen by the model's family unless set):
+
+- ``ndic_cam`` (NDIC-CAM ``main.py``): one Adam with ``amsgrad`` over the model's parameters, no
+  gradient clipping, ReduceLROnPlateau(factor 0.1, patience 10, min_lr 1e-7) stepped on the
+  validation loss after every epoch, batch 1, lambda * 255**2 * D + bpp.
+- ``stf`` (STF ``train.py``, CompressAI's example trainer): Adam(1e-4) over the main parameters,
+  clip_grad_norm 1.0, ReduceLROnPlateau(factor 0.3, patience 4), batch 16 of 256x256 random crops.
+
+Both use CompressAI's second optimiser when the model has entropy-bottleneck ``quantiles``: Adam
+(``aux_lr``, 1e-3) on ``model.aux_loss()``, stepped after the main step. The quantiles never enter
+the rate-distortion loss; they only place the coder's CDF tables, which real bitstreams need. The
+original NDIC-CAM has no quantiles (no real coder), so this step is the one addition to its recipe.
+
+Run folder (``save_output_path``): ``checkpoint.pt`` (everything needed to continue, written
+atomically after every epoch and every ``checkpoint_every`` steps), ``best.pt`` (lowest validation
+loss, as both originals keep), ``train_log.csv`` (one row per ``log_every`` steps), ``val_log.csv``
+(one row per validation), ``config.yaml`` (the resolved configuration).
+
+Exact resumption: the shuffling of epoch ``e`` depends only on (seed, e) (DistributedSampler
+with ``set_epoch``), the loader resumes at the batch where the checkpoint was taken, and the RNG
+states of python, numpy, torch and CUDA (of every rank) are restored, so in deterministic mode a
+resumed run reproduces the uninterrupted one bit for bit (with ``workers=0``: with worker
+processes, random crops depend on which worker loads which image).
+
+Multi-GPU: ``torchrun --nproc_per_node N -m ndic train ...``; each process reads RANK, WORLD_SIZE
+and LOCAL_RANK (``env://``), trains a DistributedDataParallel replica on its shard of every epoch,
+and only rank 0 writes logs and checkpoints. The batch size is per process, as with CompressAI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import functools
+import io
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+
+from . import _compat  # noqa: F401  (before compressai)
+from .config import Config, ConfigError, normalize, read_config_file
+from .io import atomic_torch_save, atomic_write_text
+from .losses import RateDistortionLoss
+
+CHECKPOINT_FORMAT = "ndic-checkpoint-1"
+STEP_COLUMNS = ["step", "epoch", "loss", "bpp_loss", "bpp", "distortion", "mse", "psnr", "ms_ssim", "aux_loss",
+                "lr", "images_per_s"]  # fmt: skip
+VAL_COLUMNS = ["step", "epoch", "loss", "bpp_loss", "bpp", "distortion", "mse", "psnr", "ms_ssim", "lr", "images"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the run stopped before the bad step touched anything."""
+
+
+# ---------------------------------------------------------------------------- seeding and RNG state
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (every device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic_mode(enabled: bool = True):
+    """Deterministic algorithms (and cuDNN) inside the block; the global flags are restored after it."""
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+              torch.backends.cudnn.benchmark)  # fmt: skip
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it for determinism
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[1], before[2]
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG state of this process, in types that ``torch.load(weights_only=True)`` reads."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------------------- models and weights
+def build_model(config: Config):
+    """The registry model a (resolved) configuration describes."""
+    from . import models
+
+    return models.build(config.model, **config.model_kwargs())
+
+
+def load_model(path: str | os.PathLike, config: Config | None = None, device: str | torch.device = "cpu"):
+    """A model from a checkpoint: ours (self-describing), NDIC-CAM's ``main.py`` or STF's ``train.py``.
+
+    The originals' files do not name their model: ``config.model`` (and ``num_filters``, ``resize``,
+    ``model_config``) says which, and ``ndic.models.load_reference`` converts the weights.
+    """
+    from . import models
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # an unpickling error names a class; say what the file is not
+        raise ValueError(f"{path} is not a checkpoint this project can read safely: {error}") from error
+    if isinstance(ckpt, dict) and ckpt.get("format") == CHECKPOINT_FORMAT:
+        model = models.build(ckpt["model"], **ckpt["model_config"])
+        model.load_state_dict(ckpt["state_dict"])
+        model.checkpoint_info = {k: ckpt.get(k) for k in ("step", "epoch", "val_loss", "lmbda", "config")}
+    else:
+        if config is None:
+            raise ValueError(
+                f"{path} is not an ndic checkpoint (an original NDIC-CAM or STF file?): "
+                "say which model it holds (model, num_filters, resize / model_config)"
+            )
+        config = config.resolved()
+        if isinstance(ckpt, dict) and "model_state_dict" in ckpt:  # NDIC-CAM main.py
+            state_dict = ckpt["model_state_dict"]
+        elif isinstance(ckpt, dict) and "state_dict" in ckpt:  # STF train.py
+            state_dict = ckpt["state_dict"]
+        else:
+            state_dict = ckpt
+        model = models.load_reference(config.model, state_dict, **config.model_kwargs())
+        model.checkpoint_info = {"lmbda": config.lmbda, "config": config.to_dict()}
+    return model.to(device)
+
+
+def split_parameters(model: torch.nn.Module) -> tuple[list, list]:
+    """(main parameters, entropy-bottleneck quantiles), as CompressAI's ``configure_optimizers``."""
+    main, aux = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (aux if name.endswith(".quantiles") else main).append(param)
+    return main, aux
+
+
+def make_optimizers(model: torch.nn.Module, config: Config):
+    """The recipe's optimiser, the auxiliary one (None without quantiles) and the LR schedule."""
+    main, aux = split_parameters(model)
+    optimizer = torch.optim.Adam(main, lr=config.lr, amsgrad=bool(config.amsgrad))
+    aux_optimizer = torch.optim.Adam(aux, lr=config.aux_lr) if aux else None
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience, min_lr=config.min_lr
+    )
+    return optimizer, aux_optimizer, scheduler
+
+
+def keep_entropy_models_fp32(model: torch.nn.Module) -> None:
+    """Run entropy models in float32 under autocast: bf16 likelihoods lose the rate (log p) entirely."""
+    from compressai.entropy_models import EntropyModel
+
+    def fp32(forward):
+        @functools.wraps(forward)
+        def wrapped(*args, **kwargs):
+            tensors = [a for a in args if torch.is_tensor(a)]
+            device_type = tensors[0].device.type if tensors else "cpu"
+            cast = [a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args]
+            with torch.autocast(device_type=device_type, enabled=False):
+                return forward(*cast, **kwargs)
+
+        return wrapped
+
+    for module in model.modules():
+        if isinstance(module, EntropyModel):
+            if not getattr(module.forward, "_ndic_fp32", False):
+                module.forward = fp32(module.forward)
+                module.forward._ndic_fp32 = True
+
+
+# ---------------------------------------------------------------------------- data
+def load_datasets(config: Config, distributed_model: bool) -> tuple[Any, Any | None]:
+    """(train, validation) datasets of ``ndic.data`` for a resolved configuration."""
+    from . import data
+
+    def load(split: str):
+        opts: dict[str, Any] = {}
+        if config.dataset_name == "default":  # NDIC-CAM trains its single-image baselines on the pairs' x too
+            opts["stereo"] = distributed_model or config.family == "ndic_cam"
+        if config.crop and config.dataset_name in ("default", "images", "kodak") and not distributed_model:
+            opts["crop"] = config.crop  # random crops for training, centre crops for validation (as STF)
+        return data.load(config.dataset_name, split, root=config.dataset_path, size=config.resize, **opts)
+
+    train_set = load("train")
+    if distributed_model and not getattr(train_set, "stereo", False):
+        raise ConfigError(
+            f"model {config.model!r} is distributed: it needs stereo pairs, but dataset {config.dataset_name!r} "
+            "gives single images (use kitti_stereo, kitti_general, cityscape or default)"
+        )
+    val_set = None
+    if config.val_split and config.val_split.lower() != "none":
+        val_set = load(config.val_split)
+        if config.val_limit:
+            val_set = Subset(val_set, range(min(config.val_limit, len(val_set))))
+    return train_set, val_set
+
+
+def split_batch(batch, device: torch.device, channels_last: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(x, side or None) on ``device`` from a batch of images or of (x, y) pairs."""
+    x, y = (batch[0], batch[1]) if isinstance(batch, (list, tuple)) else (batch, None)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = x.to(device, non_blocking=True).float().contiguous(memory_format=fmt)
+    if y is not None:
+        y = y.to(device, non_blocking=True).float().contiguous(memory_format=fmt)
+    return x, y
+
+
+class _Resume(torch.utils.data.Sampler):
+    """A sampler's indices from position ``start`` on (to continue an epoch where a checkpoint was taken)."""
+
+    def __init__(self, sampler, start: int) -> None:
+        self.sampler, self.start = sampler, start
+
+    def __iter__(self):
+        return iter(list(self.sampler)[self.start :])
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.start)
+
+
+def _seed_worker(worker_id: int) -> None:
+    # torch seeds each worker (and python's random); numpy is seeded from it here
+    np.random.seed(torch.initial_seed() % 2**32)
+
+
+# ---------------------------------------------------------------------------- logs
+class CsvLog:
+    """A CSV file appended to row by row (on rank 0); rows after a resumed step are dropped."""
+
+    def __init__(self, path: Path, columns: list[str], enabled: bool = True) -> None:
+        self.path, self.columns, self.enabled = path, columns, enabled
+
+    def truncate_after(self, step: int) -> None:
+        if not self.enabled or not self.path.exists():
+            return
+        with open(self.path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=self.columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path, text.getvalue())
+
+    def write(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        new = not self.path.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow({k: _fmt(v) for k, v in row.items()})
+
+
+def _fmt(value: Any) -> Any:
+    return f"{value:.8g}" if isinstance(value, float) else value
+
+
+def _psnr_from_mse(mse: float) -> float:
+    """PSNR of float images in [0, 1] (training monitor; evaluation rounds to 8 bits)."""
+    return 10 * math.log10(1 / mse) if mse > 0 else math.inf
+
+
+# ---------------------------------------------------------------------------- the trainer
+@dataclasses.dataclass
+class TrainState:
+    step: int = 0  # optimiser steps done
+    epoch: int = 0  # current epoch
+    batch_in_epoch: int = 0  # batches of the current epoch done
+    best_val_loss: float = math.inf
+    epoch_loss_sum: float = 0.0  # training loss of the current epoch (the schedule's signal without validation)
+
+
+class Trainer:
+    """Trains ``model`` (default: built from ``config``) on ``train_set`` (default: ``ndic.data``).
+
+    >>> trainer = Trainer(load_config(profile="quick", model="bls17"))
+    >>> trainer.fit()            # returns the last validation metrics
+    >>> trainer.model            # the trained model (not wrapped)
+
+    ``callback(trainer, metrics)`` runs after every step (after its checkpoint, if any): a notebook
+    plots with it, a test raises from it to simulate a killed run.
+    """
+
+    def __init__(self, config: Config, model=None, train_set=None, val_set=None) -> None:
+        self.config = cfg = config.resolved()
+        self.rank, self.world_size, self.local_rank = _init_distributed(cfg)
+        self.device = _device(cfg, self.local_rank)
+        self.is_main = self.rank == 0
+        seed_everything(cfg.seed + self.rank)
+
+        model_class = type(model) if model is not None else _model_class(cfg.model)
+        self.distributed_model = bool(getattr(model_class, "distributed", False))
+        if train_set is None:  # data first: a missing dataset fails before a large model is built
+            train_set, loaded_val = load_datasets(cfg, self.distributed_model)
+            val_set = loaded_val if val_set is None else val_set
+        self.train_set, self.val_set = train_set, val_set
+        self.model = (model if model is not None else build_model(cfg)).to(self.device)
+        if cfg.load_weight and model is None:
+            self.model.load_state_dict(load_model(cfg.weight_path, cfg).state_dict())
+
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.amp_dtype = _amp_dtype(self.device) if cfg.amp else None
+        if cfg.amp:
+            keep_entropy_models_fp32(self.model)
+        self.criterion = RateDistortionLoss.from_config(cfg)
+        self.optimizer, self.aux_optimizer, self.scheduler = make_optimizers(self.model, cfg)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.forward = self._wrap(self.model)
+        self.state = TrainState()
+
+        self.out_dir = cfg.out_dir
+        self.checkpoint_path = self.out_dir / "checkpoint.pt"
+        self.best_path = self.out_dir / "best.pt"
+        writes = self.is_main and cfg.save_weights
+        self.step_log = CsvLog(self.out_dir / "train_log.csv", STEP_COLUMNS, self.is_main)
+        self.val_log = CsvLog(self.out_dir / "val_log.csv", VAL_COLUMNS, self.is_main)
+        self._writes_checkpoints = writes
+        self._last_saved_step = -1
+        self._resume()
+        if self.is_main:
+            atomic_write_text(self.out_dir / "config.yaml", _yaml(cfg.to_dict()))
+
+    # ------------------------------------------------------------------ setup helpers
+    def _wrap(self, model):
+        forward = model
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            # find_unused_parameters: the side decoder of a distributed model gets no gradient when
+            # alpha == 0 (as in the original), nor w's entropy model when beta == 0; CompressAI's
+            # quantiles take part in the forward of some models (STF/WACNN use the medians) and not in
+            # others. Their aux gradient comes from synchronised weights, identical on every rank.
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            forward = DDP(model, device_ids=ids, find_unused_parameters=True)
+        if self.config.compile:
+            forward = torch.compile(forward)
+        return forward
+
+    def _resume(self) -> None:
+        cfg = self.config
+        if not cfg.resume:
+            return
+        path = self.checkpoint_path if cfg.resume is True else Path(cfg.resume)
+        if not path.is_file():
+            if cfg.resume is True:
+                self._print(f"no checkpoint at {path}: starting from scratch")
+                return
+            raise FileNotFoundError(f"--resume {path}: no such checkpoint")
+        # on the CPU: RNG states must stay CPU tensors; the optimisers move their state to the parameters
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not a training checkpoint of this project; use load_weight for weights")
+        if ckpt["model"] != self.model.registry_name or ckpt["model_config"] != self.model.config:
+            raise ValueError(
+                f"{path} holds {ckpt['model']} {ckpt['model_config']}, but this run builds "
+                f"{self.model.registry_name} {self.model.config}; resume with the same model"
+            )
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.aux_optimizer is not None and ckpt.get("aux_optimizer") is not None:
+            self.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.state = TrainState(**ckpt["state"])
+        states = ckpt["rng"]
+        if len(states) == self.world_size:
+            set_rng_state(states[self.rank])
+        else:
+            self._print(f"checkpoint from {len(states)} processes, now {self.world_size}: RNG streams restart")
+        self._last_saved_step = self.state.step
+        self.step_log.truncate_after(self.state.step)
+        self.val_log.truncate_after(self.state.step)
+        self._print(f"resumed from {path} at step {self.state.step} (epoch {self.state.epoch})")
+
+    def _print(self, *args) -> None:
+        if self.is_main:
+            print(*args, flush=True)
+
+    # ------------------------------------------------------------------ data loaders
+    def _loader(self, dataset, batch_size: int, epoch: int, start_batch: int, shuffle: bool) -> DataLoader:
+        cfg = self.config
+        if shuffle:
+            sampler = DistributedSampler(dataset, self.world_size, self.rank, shuffle=True, seed=cfg.seed)
+            sampler.set_epoch(epoch)  # the order of an epoch depends on (seed, epoch) only
+            sampler = _Resume(sampler, start_batch * batch_size)
+        else:  # validation: every image exactly once over all ranks
+            sampler = range(self.rank, len(dataset), self.world_size)
+        generator = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)  # spares the global RNG
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=cfg.workers,
+            pin_memory=self.device.type == "cuda",
+            worker_init_fn=_seed_worker,
+            generator=generator,
+        )
+
+    def batches_per_epoch(self) -> int:
+        per_rank = math.ceil(len(self.train_set) / self.world_size)
+        return math.ceil(per_rank / self.config.train_batch_size)
+
+    # ------------------------------------------------------------------ one step
+    def _reduce(self, values: torch.Tensor) -> list[float]:
+        """Mean over ranks (one small all-reduce; it also makes every rank see a NaN of any rank)."""
+        values = values.detach().double()
+        if self.world_size > 1:
+            dist.all_reduce(values)
+            values = values / self.world_size
+        return values.tolist()  # one device synchronisation per step
+
+    def train_step(self, batch) -> dict[str, float]:
+        cfg = self.config
+        self.model.train()
+        x, side = split_batch(batch, self.device, cfg.channels_last)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.aux_optimizer is not None:
+            self.aux_optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            output = self.forward(x, side) if self.distributed_model else self.forward(x)
+        losses = self.criterion(output, x, side)
+        names = ["loss", "bpp_loss", "bpp", "distortion", "mse"]
+        values = self._reduce(torch.stack([losses[k].float() for k in names]))
+        metrics = dict(zip(names, values, strict=True))
+        if not all(math.isfinite(v) for v in values):
+            raise NonFiniteLossError(
+                f"the loss became non-finite at step {self.state.step + 1} (epoch {self.state.epoch}): "
+                + ", ".join(f"{k}={v:.6g}" for k, v in metrics.items())
+                + f". Nothing was saved after it; the last good checkpoint is {self._last_good()}. "
+                "Lower lr, enable clip_max_norm or turn amp off, then continue with --resume."
+            )
+        self.scaler.scale(losses["loss"]).backward()
+        if cfg.clip_max_norm and cfg.clip_max_norm > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_max_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        metrics["aux_loss"] = math.nan
+        if self.aux_optimizer is not None:
+            aux_loss = self.model.aux_loss()
+            aux_loss.backward()
+            self.aux_optimizer.step()
+            metrics["aux_loss"] = float(aux_loss.detach())
+        metrics["psnr"] = _psnr_from_mse(metrics["mse"])
+        metrics["ms_ssim"] = float(losses["ms_ssim"]) if "ms_ssim" in losses else math.nan
+        return metrics
+
+    def _last_good(self) -> str:
+        if not self._writes_checkpoints:
+            return "none (save_weights is off)"
+        if self._last_saved_step < 0:
+            return f"none yet ({self.checkpoint_path} is written after the first epoch or checkpoint_every steps)"
+        return f"{self.checkpoint_path} (step {self._last_saved_step}), left intact"
+
+    # ------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Mean loss terms over the validation set (every rank takes a share; the means are exact)."""
+        cfg = self.config
+        if self.val_set is None:
+            raise ValueError("no validation set: this run has val_split 'none' and none was given")
+        self.model.eval()
+        names = ["loss", "bpp_loss", "bpp", "distortion", "mse", "ms_ssim"]
+        sums = torch.zeros(len(names) + 1, dtype=torch.float64, device=self.device)
+        loader = self._loader(self.val_set, cfg.val_batch_size, 0, 0, shuffle=False)
+        for batch in loader:
+            x, side = split_batch(batch, self.device, cfg.channels_last)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                output = self.model(x, side) if self.distributed_model else self.model(x)
+            losses = self.criterion(output, x, side)
+            n = x.shape[0]
+            row = [float(losses[k]) if k in losses else 0.0 for k in names]
+            sums += torch.tensor([v * n for v in row] + [n], dtype=torch.float64, device=self.device)
+        if self.world_size > 1:
+            dist.all_reduce(sums)
+        count = float(sums[-1])
+        if count == 0:
+            raise ValueError("the validation set is empty; set val_split to 'none' to train without one")
+        metrics = dict(zip(names, (sums[:-1] / count).tolist(), strict=True))
+        if self.criterion.distortion != "MS-SSIM":
+            metrics["ms_ssim"] = math.nan
+        metrics["psnr"] = _psnr_from_mse(metrics["mse"])
+        metrics["images"] = int(count)
+        if not math.isfinite(metrics["loss"]):
+            raise NonFiniteLossError(
+                f"the validation loss is {metrics['loss']} at step {self.state.step}; "
+                f"the last good checkpoint is {self._last_good()}"
+            )
+        return metrics
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to continue exactly (RNG states of every rank included)."""
+        rng = [rng_state()]
+        if self.world_size > 1:
+            rng = [None] * self.world_size
+            dist.all_gather_object(rng, rng_state())
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.model.registry_name,
+            "model_config": self.model.config,
+            "state_dict": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "aux_optimizer": self.aux_optimizer.state_dict() if self.aux_optimizer is not None else None,
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "state": dataclasses.asdict(self.state),
+            "step": self.state.step,
+            "epoch": self.state.epoch,
+            "lmbda": self.config.lmbda,
+            "rng": rng,
+            "config": self.config.to_dict(),
+            "world_size": self.world_size,
+            "torch": str(torch.__version__),
+        }
+
+    def save_checkpoint(self) -> None:
+        if not self.config.save_weights:
+            return
+        ckpt = self.checkpoint()  # every rank takes part (RNG gathering)
+        if self.is_main:
+            atomic_torch_save(ckpt, self.checkpoint_path)
+        self._last_saved_step = self.state.step
+
+    def _save_best(self, val_loss: float) -> None:
+        """The weights with the lowest validation loss (loadable by :func:`load_model`)."""
+        if self._writes_checkpoints:
+            ckpt = {
+                "format": CHECKPOINT_FORMAT,
+                "model": self.model.registry_name,
+                "model_config": self.model.config,
+                "state_dict": self.model.state_dict(),
+                "step": self.state.step,
+                "epoch": self.state.epoch,
+                "val_loss": val_loss,
+                "lmbda": self.config.lmbda,
+                "config": self.config.to_dict(),
+            }
+            atomic_torch_save(ckpt, self.best_path)
+
+    # ------------------------------------------------------------------ the loop
+    def _done(self) -> bool:
+        cfg = self.config
+        return self.state.epoch >= cfg.epochs or (cfg.steps is not None and self.state.step >= cfg.steps)
+
+    def fit(self, callback: Callable[[Trainer, dict], None] | None = None) -> dict[str, float]:
+        """Train until ``epochs`` or ``steps``; returns the last validation metrics (or step metrics)."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        per_epoch = self.batches_per_epoch()
+        total = cfg.epochs * per_epoch if cfg.steps is None else min(cfg.steps, cfg.epochs * per_epoch)
+        bar = tqdm(total=total, initial=self.state.step, disable=not (cfg.progress and self.is_main),
+                   desc=cfg.experiment_name, unit="step", dynamic_ncols=True)  # fmt: skip
+        last: dict[str, float] = {}
+        with deterministic_mode(cfg.deterministic), bar:
+            while not self._done():
+                last = self._run_epoch(per_epoch, bar, callback) or last
+                if self.state.batch_in_epoch < per_epoch:
+                    break  # stopped by the step budget inside an epoch
+                last = self._end_epoch(last)
+            if self._last_saved_step != self.state.step:
+                self.save_checkpoint()
+            self._check_replicas()
+        return last
+
+    def _run_epoch(self, per_epoch: int, bar, callback) -> dict[str, float]:
+        """The remaining batches of the current epoch (or fewer, when the step budget runs out)."""
+        cfg, state = self.config, self.state
+        batches = iter(self._loader(self.train_set, cfg.train_batch_size, state.epoch, state.batch_in_epoch, True))
+        last: dict[str, float] = {}
+        while state.batch_in_epoch < per_epoch:
+            if cfg.steps is not None and state.step >= cfg.steps:
+                break  # checked before loading the batch: loading draws the random crops
+            tick = time.perf_counter()
+            batch = next(batches)
+            last = self.train_step(batch)
+            state.step += 1
+            state.batch_in_epoch += 1
+            state.epoch_loss_sum += last["loss"]
+            images = (batch[0] if isinstance(batch, (list, tuple)) else batch).shape[0] * self.world_size
+            last.update(step=state.step, epoch=state.epoch, lr=self.optimizer.param_groups[0]["lr"],
+                        images_per_s=images / (time.perf_counter() - tick))  # fmt: skip
+            if state.step % cfg.log_every == 0:
+                self.step_log.write(last)
+            bar.update(1)
+            bar.set_postfix(loss=f"{last['loss']:.4g}", bpp=f"{last['bpp']:.3f}", psnr=f"{last['psnr']:.2f}",
+                            img_s=f"{last['images_per_s']:.1f}")  # fmt: skip
+            if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+            if cfg.val_every and state.step % cfg.val_every == 0 and self.val_set is not None:
+                lr = self.optimizer.param_groups[0]["lr"]
+                self.val_log.write(dict(self.validate(), step=state.step, epoch=state.epoch, lr=lr))
+            if callback is not None:
+                callback(self, last)
+        return last
+
+    def _check_replicas(self) -> None:
+        """DDP keeps replicas identical; a difference (e.g. unsynchronised buffers) is an error, not a surprise."""
+        if self.world_size == 1:
+            return
+        total = sum(float(p.detach().double().sum()) for p in self.model.parameters())
+        sums = [None] * self.world_size
+        dist.all_gather_object(sums, total)
+        if len(set(sums)) != 1:
+            raise RuntimeError(f"the DDP replicas differ after training: parameter sums {sums}")
+
+    def _end_epoch(self, last: dict[str, float]) -> dict[str, float]:
+        """Validate, step the schedule on the validation loss, keep the best weights, checkpoint."""
+        cfg, state = self.config, self.state
+        if self.val_set is not None:
+            metrics = self.validate()
+            metrics.update(step=state.step, epoch=state.epoch, lr=self.optimizer.param_groups[0]["lr"])
+            self.val_log.write(metrics)
+            tracked = metrics["loss"]
+        else:  # no validation set: the schedule follows the mean training loss of the epoch
+            metrics, tracked = dict(last), state.epoch_loss_sum / max(state.batch_in_epoch, 1)
+        self.scheduler.step(tracked)
+        if tracked < state.best_val_loss:
+            state.best_val_loss = tracked
+            self._save_best(tracked)
+        if cfg.verbose_period > 0 and (state.epoch + 1) % cfg.verbose_period == 0 and self.val_set is not None:
+            self._print(
+                f"epoch {state.epoch + 1} step {state.step}: loss {metrics['loss']:.4f} bpp {metrics['bpp_loss']:.4f} "
+                f"transmitted bpp (estimated) {metrics['bpp']:.4f} PSNR {metrics['psnr']:.2f} dB"
+                + (f" MS-SSIM {metrics['ms_ssim']:.4f}" if math.isfinite(metrics["ms_ssim"]) else "")
+            )
+        state.epoch += 1
+        state.batch_in_epoch = 0
+        state.epoch_loss_sum = 0.0
+        self.save_checkpoint()
+        return metrics
+
+    def close(self) -> None:
+        """Leave the process group (torchrun runs)."""
+        if self.world_size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def train(config: Config, model=None, train_set=None, val_set=None, callback=None) -> Trainer:
+    """Build a :class:`Trainer`, run it, return it (``.model``, ``.state``, the run folder)."""
+    trainer = Trainer(config, model=model, train_set=train_set, val_set=val_set)
+    trainer.fit(callback)
+    return trainer
+
+
+# ---------------------------------------------------------------------------- process setup
+def _init_distributed(config: Config) -> tuple[int, int, int]:
+    """(rank, world size, local rank); joins the torchrun process group when WORLD_SIZE > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        use_cuda = config.device != "cpu" and config.cuda is not False and torch.cuda.is_available()
+        if use_cuda:
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo", init_method="env://")
+    return dist.get_rank(), dist.get_world_size(), local_rank
+
+
+def _model_class(name: str) -> type:
+    from . import models
+
+    return models.get(name)
+
+
+def _device(config: Config, local_rank: int) -> torch.device:
+    device = config.resolve_device()
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+def _amp_dtype(device: torch.device) -> torch.dtype:
+    """bfloat16 where the device has it (no loss scaling needed), float16 otherwise."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16
+
+
+def _yaml(values: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(values, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------- command line
+_STF_FLAGS = {  # STF train.py's spellings (and short options)
+    "model": ["-m"],
+    "dataset_name": ["-d", "--dataset"],
+    "epochs": ["-e"],
+    "lr": ["-lr", "--learning-rate"],
+    "workers": ["-n", "--num-workers"],
+    "train_batch_size": ["--batch-size"],
+    "val_batch_size": ["--test-batch-size"],
+    "aux_lr": ["--aux-learning-rate"],
+    "crop": ["--patch-size"],
+    "lmbda": ["--lambda"],
+    "resume": ["--checkpoint"],
+    "save_output_path": ["--out-dir"],
+    "distortion_loss": ["--distortion"],
+    "dataset_path": ["--root"],
+}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, exclude: set[str] = frozenset()) -> None:
+    """A flag for every :class:`Config` field (``--train_batch_size`` and ``--train-batch-size``).
+
+    ``exclude``: option strings the command uses for something else.
+    """
+    parser.add_argument("--config", help="YAML file (NDIC-CAM's configs/config.yaml format accepted)")
+    group = parser.add_argument_group("configuration (each overrides --config)")
+    for f in dataclasses.fields(Config):
+        flags = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])
+        flags += [s for s in _STF_FLAGS.get(f.name, []) if s not in flags]
+        flags = [s for s in flags if s not in exclude]
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
+        if f.name in ("resize", "crop"):
+            kwargs.update(nargs="+", type=int, metavar="N")
+        elif f.name == "model_config":
+            kwargs.update(nargs="+", metavar="KEY=VALUE", type=_key_value)
+        elif f.type.startswith("bool"):
+            kwargs.update(nargs="?", const="true", metavar="BOOL")
+        group.add_argument(*flags, **kwargs)
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    import yaml
+
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key, yaml.safe_load(value)
+
+
+def checkpoint_config(path: str | os.PathLike) -> Config | None:
+    """The configuration stored in one of our checkpoints (None for an original's file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not (isinstance(ckpt, dict) and ckpt.get("format") == CHECKPOINT_FORMAT and ckpt.get("config")):
+        return None
+    return Config.from_dict(dict(ckpt["config"], resume=False, load_weight=False, model=ckpt["model"]), str(path))
+
+
+def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
+    """``base`` (default: the dataclass defaults), then YAML (``--config``), then every flag given."""
+    values = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(Config)}}
+    if "model_config" in values:
+        values["model_config"] = dict(values["model_config"])
+    if isinstance(values.get("resize"), list) and len(values["resize"]) != 2:
+        raise ConfigError(f"--resize takes HEIGHT WIDTH, got {values['resize']}")
+    config = base or Config()
+    if getattr(args, "config", None):
+        config = config.update(read_config_file(args.config), args.config)
+    return config.update(normalize(values, "the command line"), "the command line")
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str = "train") -> None:
+    parser.epilog = (
+        "Examples: python -m ndic train --profile quick --model bls17 | "
+        "python -m ndic train --config configs/config.yaml (NDIC-CAM's file) | "
+        "torchrun --nproc_per_node 4 -m ndic train --model stf -d images --root DATA --lambda 0.0035"
+    )
+    add_config_arguments(parser)
+
+
+def run(args: argparse.Namespace, name: str = "train") -> int:
+    config = config_from_args(args).resolved()
+    trainer = None
+    try:
+        if config.train:
+            trainer = Trainer(config)
+            trainer.fit()
+        if config.test and (trainer is None or trainer.is_main):
+            from .evaluate import evaluate_config
+
+            model = trainer.model if trainer is not None else None
+            evaluate_config(config, model=model)
+    except (NonFiniteLossError, ConfigError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if trainer is not None:
+            trainer.close()
+    return 0
