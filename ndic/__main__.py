@@ -1,8 +1,8 @@
 """Command line: ``python -m ndic <command> ...`` (also installed as ``ndic``).
 
 Each command lives in the module that does the work; that module provides
-``add_arguments(parser, name)`` and ``run(args, name) -> int`` (``name`` is the command). Modules are imported only when their command
-runs, so ``python -m ndic --help`` stays fast.
+``add_arguments(parser, name)`` and ``run(args, name) -> int`` (``name`` is the command). Modules are
+imported only when their command runs, so ``python -m ndic --help`` stays fast.
 """
 
 from __future__ import annotations
