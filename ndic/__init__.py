@@ -8,3 +8,21 @@ classical codecs and the plots of the companion book.
 from . import _compat  # noqa: F401  (must run before anything imports compressai/torchvision)
 
 __version__ = "0.1.0"
+
+# Public functions of submodules, imported on first use so that `import ndic` stays light.
+_LAZY = {
+    "compress_file": "ndic.bitstream",
+    "decompress_file": "ndic.bitstream",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ndic' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
