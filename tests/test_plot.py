@@ -1,0 +1,90 @@
+"""RD figures and BD tables (ndic.plot): the book's one style, files written, tables computed."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+
+from ndic import published
+from ndic.plot import Curve, bd_table, color, curves_from_published, curves_from_results, rd
+
+BPP = np.array([0.1, 0.2, 0.4, 0.8, 1.6])
+PSNR = np.array([27.0, 29.8, 32.9, 36.1, 39.5])
+MS_SSIM_DB = np.array([9.0, 11.5, 14.2, 17.0, 20.1])
+
+
+def _rows(method: str, label: str, scale: float) -> list[dict]:
+    """Per-image result rows of two images whose means are (scale * BPP, PSNR, MS_SSIM_DB)."""
+    rows = []
+    for quality, (bpp, psnr, db) in enumerate(zip(BPP * scale, PSNR, MS_SSIM_DB, strict=True)):
+        for offset in (-0.01, 0.01):
+            rows.append({"method": method, "label": label, "dataset": "kodak", "quality": quality,
+                         "bpp": bpp + offset, "bpp_estimated": math.nan, "psnr": psnr + offset,
+                         "ms_ssim": 1 - 10 ** (-db / 10), "ms_ssim_db": db, "encoding_time": 0.1,
+                         "decoding_time": 0.1, "image": f"im{offset}"})  # fmt: skip
+    return rows
+
+
+@pytest.fixture()
+def curves() -> list[Curve]:
+    frame = pd.DataFrame(_rows("stf", "STF (here)", 0.9) + _rows("bpg", "BPG (4:4:4, x265 recipe)", 1.0))
+    ours = curves_from_results(frame)
+    theirs = curves_from_published(published.load().query("method == 'stf' and objective == 'mse'"))
+    return [*ours, *theirs]
+
+
+def test_curves_from_results_average_images_and_infer_kinds(curves):
+    by_label = {curve.label: curve for curve in curves}
+    stf, bpg, stf_published = (by_label[k] for k in ("STF (here)", "BPG (4:4:4, x265 recipe)", "STF, published"))
+    assert (stf.kind, bpg.kind, stf_published.kind) == ("learned", "classical", "published")
+    assert np.allclose(stf.bpp, 0.9 * BPP) and np.allclose(stf.psnr, PSNR) and np.allclose(bpg.ms_ssim_db, MS_SSIM_DB)
+    assert stf_published.values("ms_ssim_db") is None  # STF published PSNR only for its MSE models
+
+
+def test_rd_draws_the_book_style_and_writes_png_and_svg(curves, tmp_path):
+    figure = rd(curves, path=tmp_path / "kodak_rd", title="Kodak")
+    png, svg = tmp_path / "kodak_rd.png", tmp_path / "kodak_rd.svg"
+    assert png.read_bytes().startswith(b"\x89PNG") and b"<svg" in svg.read_bytes()
+    psnr_axes, ms_axes = figure.axes
+    assert psnr_axes.get_ylabel() == "PSNR (dB)" and ms_axes.get_ylabel() == "MS-SSIM (dB)"
+    lines = {line.get_label(): line for line in psnr_axes.get_lines()}
+    assert lines["STF (here)"].get_linestyle() == "-" and lines["STF (here)"].get_marker() == "o"
+    assert lines["BPG (4:4:4, x265 recipe)"].get_linestyle() == "--"
+    hollow = lines["STF, published"]
+    assert hollow.get_markerfacecolor() == "none" and hollow.get_linestyle() == ":"
+    # the same method keeps its colour whether run here or published
+    assert to_hex(lines["STF (here)"].get_color()) == to_hex(hollow.get_color()) == to_hex(color("stf"))
+    assert "STF, published" not in {line.get_label() for line in ms_axes.get_lines()}  # no MS-SSIM values
+
+
+def test_rd_single_metric_and_errors(curves, tmp_path):
+    figure = rd(curves, metrics="psnr")
+    assert len(figure.axes) == 1
+    with pytest.raises(ValueError, match="no curves"):
+        rd([])
+    with pytest.raises(ValueError, match="unknown metric"):
+        rd(curves, metrics="ssim")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Curve("x", BPP, PSNR, kind="dashed")
+
+
+def test_colours_are_stable():
+    assert color("stf") == color("STF") != color("wacnn")
+    assert color("some-new-model") == color("some-new-model")
+
+
+def test_bd_table(curves):
+    table = bd_table(curves, "BPG (4:4:4, x265 recipe)", "psnr")
+    assert table.attrs == {"reference": "BPG (4:4:4, x265 recipe)", "metric": "psnr"}
+    assert table.loc["STF (here)", "BD-rate cubic (%)"] == pytest.approx(-10.0, abs=0.3)
+    assert table.loc["STF (here)", "BD-rate pchip (%)"] == pytest.approx(-10.0, abs=0.3)
+    assert table.loc["STF (here)", "BD-PSNR cubic (dB)"] > 0
+    assert table.loc["STF (here)", "note"] == ""
+    on_ms_ssim = bd_table(curves, next(c for c in curves if c.method == "bpg"), "ms_ssim_db")
+    assert "BD-MS-SSIM cubic (dB)" in on_ms_ssim.columns
+    assert math.isnan(on_ms_ssim.loc["STF, published", "BD-rate cubic (%)"])
+    assert "no ms_ssim_db values" in on_ms_ssim.loc["STF, published", "note"]
+    with pytest.raises(ValueError, match="not among the curves"):
+        bd_table(curves, "VTM")
