@@ -56,7 +56,8 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 test: $(STAMP) system-deps lint
-	$(PY) -m pytest tests --nbval-lax notebooks
+	@# two workers: one core each (OMP_NUM_THREADS=1); files stay whole on one worker
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile tests --nbval-lax notebooks
 
 book: $(STAMP) system-deps
 	@start=$$(date +%s); \

@@ -88,8 +88,9 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean over images of every metric, one row per (method, label, dataset, quality)."""
     keys = ["method", "label", "dataset", "quality"]
     metrics = ["bpp", "bpp_estimated", "psnr", "ms_ssim", "ms_ssim_db", "encoding_time", "decoding_time"]
-    out = frame.groupby(keys, sort=False)[metrics].mean().reset_index()
-    out["images"] = frame.groupby(keys, sort=False).size().to_numpy()
+    # dropna=False: a quality of NaN (e.g. evaluate(quality=None)) is still a curve point
+    out = frame.groupby(keys, sort=False, dropna=False)[metrics].mean().reset_index()
+    out["images"] = frame.groupby(keys, sort=False, dropna=False).size().to_numpy()
     return out.sort_values(["method", "bpp"]).reset_index(drop=True)
 
 

@@ -211,18 +211,19 @@ def test_original_ndic_cam_weights_load_through_load_model(tmp_path, shared_refe
 
 
 # ---------------------------------------------------------------------------- DDP (gloo, CPU)
-def _ddp_worker(rank: int, world: int, port: int, out_dir: str, overrides: dict) -> None:
-    # what torchrun sets for each process
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))  # fmt: skip
+def _ddp_worker(rank: int, world: int, runs: list[tuple[int, str, dict]]) -> None:
     torch.set_num_threads(1)
-    settings = dict(SMALL, out_dir=out_dir, steps=3, device="cpu", train_batch_size=1, **overrides)
-    trainer = Trainer(load_config(None, **settings))
-    trainer.fit()  # raises if the replicas differ at the end
-    digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in trainer.model.parameters())).hexdigest()
-    with open(os.path.join(out_dir, f"rank{rank}.sha256"), "w") as f:
-        f.write(digest)
-    trainer.close()
+    for port, out_dir, overrides in runs:
+        # what torchrun sets for each process
+        os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                          MASTER_PORT=str(port))  # fmt: skip
+        settings = dict(SMALL, out_dir=out_dir, steps=3, device="cpu", train_batch_size=1, **overrides)
+        trainer = Trainer(load_config(None, **settings))
+        trainer.fit()  # raises if the replicas differ at the end
+        digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in trainer.model.parameters()))
+        with open(os.path.join(out_dir, f"rank{rank}.sha256"), "w") as f:
+            f.write(digest.hexdigest())
+        trainer.close()
 
 
 # bls17: NDIC-CAM's recipe; wacnn: STF's, whose entropy bottleneck quantiles enter the forward (medians)
@@ -233,13 +234,28 @@ DDP_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(DDP_CASES))
-def test_ddp_with_gloo_on_two_processes(tmp_path, case):
-    """Two processes set up exactly as torchrun sets them (env://); forked, so imports are not repeated."""
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.start_processes(_ddp_worker, args=(2, port, str(tmp_path), DDP_CASES[case]), nprocs=2, start_method="fork")
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ddp_runs(tmp_path_factory):
+    """Both recipes trained by two processes set up exactly as torchrun sets them (env://).
+
+    Spawned, not forked: forking a process whose OpenMP pool already ran can deadlock the child. One
+    pair of processes runs both cases, so the imports are paid once.
+    """
+    folders = {case: tmp_path_factory.mktemp(f"ddp_{case}") for case in DDP_CASES}
+    runs = [(_free_port(), str(folders[case]), overrides) for case, overrides in DDP_CASES.items()]
+    mp.start_processes(_ddp_worker, args=(2, runs), nprocs=2, start_method="spawn")
+    return folders
+
+
+@pytest.mark.parametrize("case", sorted(DDP_CASES))
+def test_ddp_with_gloo_on_two_processes(ddp_runs, case):
+    tmp_path = ddp_runs[case]
     digests = {(tmp_path / f"rank{r}.sha256").read_text() for r in range(2)}
     assert len(digests) == 1  # identical replicas, quantiles included
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
