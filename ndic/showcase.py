@@ -161,20 +161,6 @@ class LiveCurves:
         self.draw()
 
 
-def start_fresh(out_dir: str | os.PathLike) -> list[Path]:
-    """Remove the CSV logs of an earlier run in ``out_dir`` (a new run appends to them); returns them.
-
-    Only ``train_log.csv`` and ``val_log.csv`` are removed; checkpoints are overwritten by the run.
-    """
-    removed = []
-    for name in ("train_log.csv", "val_log.csv"):
-        path = Path(out_dir) / name
-        if path.is_file():
-            path.unlink()
-            removed.append(path)
-    return removed
-
-
 def papermill_command(notebook: str, parameters: Mapping[str, Any]) -> str:
     """The papermill line that reruns ``notebooks/<notebook>.ipynb`` with these parameters (None left out)."""
     import shlex

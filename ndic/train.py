@@ -262,6 +262,11 @@ class CsvLog:
     def __init__(self, path: Path, columns: list[str], enabled: bool = True) -> None:
         self.path, self.columns, self.enabled = path, columns, enabled
 
+    def reset(self) -> None:
+        """Forget the rows of an earlier run in the same folder (a run that does not resume starts anew)."""
+        if self.enabled:
+            self.path.unlink(missing_ok=True)
+
     def truncate_after(self, step: int) -> None:
         if not self.enabled or not self.path.exists():
             return
@@ -351,7 +356,9 @@ class Trainer:
         self.val_log = CsvLog(self.out_dir / "val_log.csv", VAL_COLUMNS, self.is_main)
         self._writes_checkpoints = writes
         self._last_saved_step = -1
-        self._resume()
+        if not self._resume():
+            self.step_log.reset()
+            self.val_log.reset()
         if self.is_main:
             atomic_write_text(self.out_dir / "config.yaml", _yaml(cfg.to_dict()))
 
@@ -371,15 +378,16 @@ class Trainer:
             forward = torch.compile(forward)
         return forward
 
-    def _resume(self) -> None:
+    def _resume(self) -> bool:
+        """Continue from the checkpoint ``config.resume`` names; False when the run starts from scratch."""
         cfg = self.config
         if not cfg.resume:
-            return
+            return False
         path = self.checkpoint_path if cfg.resume is True else Path(cfg.resume)
         if not path.is_file():
             if cfg.resume is True:
                 self._print(f"no checkpoint at {path}: starting from scratch")
-                return
+                return False
             raise FileNotFoundError(f"--resume {path}: no such checkpoint")
         # on the CPU: RNG states must stay CPU tensors; the optimisers move their state to the parameters
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -407,6 +415,7 @@ class Trainer:
         self.step_log.truncate_after(self.state.step)
         self.val_log.truncate_after(self.state.step)
         self._print(f"resumed from {path} at step {self.state.step} (epoch {self.state.epoch})")
+        return True
 
     def _print(self, *args) -> None:
         if self.is_main:

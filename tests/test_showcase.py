@@ -159,14 +159,6 @@ def test_notebook_config_quick_budget_and_paper_recipe(tmp_path):
     assert paper.steps is None and paper.train_batch_size == 1 and paper.lmbda == 3e-5 and paper.num_filters == 192
 
 
-def test_start_fresh_removes_only_the_logs(tmp_path):
-    for name in ("train_log.csv", "val_log.csv", "checkpoint.pt"):
-        (tmp_path / name).write_text("x")
-    removed = showcase.start_fresh(tmp_path)
-    assert sorted(p.name for p in removed) == ["train_log.csv", "val_log.csv"]
-    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
-
-
 def test_papermill_command_round_trips_through_a_shell():
     line = showcase.papermill_command("04_baselines", {"dataset": "my data", "limit": None, "codecs": ["bpg", "vvc"]})
     words = shlex.split(line)

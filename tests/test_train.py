@@ -149,6 +149,13 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_run_exactly(tmp_path):
     assert (tmp_path / "killed" / "val_log.csv").read_text() == (tmp_path / "whole" / "val_log.csv").read_text()
 
 
+def test_a_new_run_in_an_old_folder_starts_new_logs(tmp_path):
+    Trainer(small_config(tmp_path, steps=3, val_split="none")).fit()
+    Trainer(small_config(tmp_path, steps=2, val_split="none")).fit()  # not resumed: the old rows go
+    steps = [line.split(",")[0] for line in (tmp_path / "train_log.csv").read_text().splitlines()]
+    assert steps == ["step", "1", "2"]
+
+
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path):
     saved = {}
 
