@@ -30,12 +30,10 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import ndic  # noqa: F401  (first: its _compat shim must run before compressai)
@@ -50,7 +48,7 @@ from ndic.bitstream import ensure_coder_tables
 from ndic.data.decode import read_rgb
 from ndic.data.transforms import PairTransform, to_tensor
 from ndic.io import atomic_write_text
-from ndic.results import provenance
+from ndic.results import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -253,28 +251,6 @@ def bench_model(
 # ---------------------------------------------------------------- run
 
 
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.processor() or platform.machine()
-
-
-def machine_columns(device: torch.device, profile: str) -> dict:
-    """Provenance (command, git commit, machine, versions) plus what a timing depends on."""
-    import compressai
-
-    return {
-        **provenance(profile),
-        "cpu": cpu_name(),
-        "threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "",
-        "compressai": compressai.__version__,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -291,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for device_name in devices:
         device = torch.device(device_name)
-        machine = machine_columns(device, profile)
+        machine = machine_info(device, profile)
         for name in names:
             matmul = matmul_gflops(device, args.repeats, args.quick)
             config = model_config(name, args.quick)

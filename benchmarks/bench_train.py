@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import ndic  # noqa: F401  (first: its _compat shim must run before compressai)
@@ -42,7 +39,7 @@ import torch
 from ndic import models
 from ndic.config import Config
 from ndic.io import atomic_write_text
-from ndic.results import provenance
+from ndic.results import machine_info
 from ndic.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,21 +132,6 @@ def _bench(config: Config, args: argparse.Namespace) -> dict:
     }
 
 
-def machine_columns(device: torch.device, profile: str) -> dict:
-    info = provenance(profile)
-    return {
-        "profile": profile,
-        "threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_cores": os.cpu_count(),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else "",
-        "torch": torch.__version__,
-        "git_commit": info["git_commit"],
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": info["command"],
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -159,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = "quick" if args.quick else "paper"
     rows = []
     for device in devices:
-        machine = machine_columns(torch.device(device), profile)
+        machine = machine_info(device, profile)
         variants = [(False, False)] + ([(True, True)] if device.startswith("cuda") else [])
         for name in names:
             for amp, channels_last in variants:

@@ -5,7 +5,7 @@
 for the remaining bytes (HTTP ``Range``; ``file://`` URLs seek), and starts over if the server
 ignores the range. Network errors are retried, each retry resuming.
 
-Also a command: ``python -m data_prep.download URL DEST [--sha256 HEX | --md5 HEX]``.
+Also a command: ``python -m data_prep.download URL DEST [--sha256 HEX | --md5 HEX | --git-blob HEX]``.
 """
 
 from __future__ import annotations
@@ -42,11 +42,25 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def verify(path: str | os.PathLike, sha256: str | None = None, md5: str | None = None) -> None:
+def git_blob_id(path: str | os.PathLike) -> str:
+    """Git's id of the file's content (``git hash-object``): SHA-1 of ``b"blob <size>\\0"`` followed by the content.
+
+    A repository pins its files by this id, so a file fetched from a commit can be checked against it.
+    """
+    digest = hashlib.sha1(b"blob %d\0" % os.path.getsize(path))
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(
+    path: str | os.PathLike, sha256: str | None = None, md5: str | None = None, git_blob: str | None = None
+) -> None:
     """Raise :class:`ChecksumError` unless ``path`` has the given digests (None: not checked)."""
-    for algorithm, expected in (("sha256", sha256), ("md5", md5)):
+    for algorithm, expected in (("sha256", sha256), ("md5", md5), ("git blob id", git_blob)):
         if expected is not None:
-            got = file_digest(path, algorithm)
+            got = git_blob_id(path) if algorithm == "git blob id" else file_digest(path, algorithm)
             if got.lower() != expected.lower():
                 raise ChecksumError(f"{path}: {algorithm} is {got}, expected {expected}")
 
@@ -81,6 +95,7 @@ def download(
     dest: str | os.PathLike,
     sha256: str | None = None,
     md5: str | None = None,
+    git_blob: str | None = None,
     opener: urllib.request.OpenerDirector | None = None,
     retries: int = 5,
     timeout: float = 60.0,
@@ -90,12 +105,13 @@ def download(
     """Fetch ``url`` into ``dest`` (resuming ``dest.part``); return ``dest``.
 
     An existing ``dest`` is kept when it matches the checksum (or when none is given). A checksum
-    mismatch deletes the download and raises :class:`ChecksumError`. Failed attempts are retried
+    mismatch (SHA-256, MD5, or ``git_blob``: :func:`git_blob_id`) deletes the download and raises
+    :class:`ChecksumError`. Failed attempts are retried
     ``retries`` times, waiting ``retry_wait * 2**attempt`` seconds (at most 30) in between.
     """
     dest = Path(dest)
     if dest.exists():
-        verify(dest, sha256, md5)
+        verify(dest, sha256, md5, git_blob)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -123,7 +139,7 @@ def download(
             print(f"{dest.name}: {error}; resuming ({attempt + 1}/{retries})", file=sys.stderr)
             time.sleep(min(retry_wait * 2**attempt, 30))
     try:
-        verify(part, sha256, md5)
+        verify(part, sha256, md5, git_blob)
     except ChecksumError as error:
         part.unlink()
         raise ChecksumError(f"download of {url} is corrupt and was deleted: {error}") from None
@@ -167,11 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dest", type=Path)
     parser.add_argument("--sha256")
     parser.add_argument("--md5")
+    parser.add_argument("--git-blob", help="git's blob id of the file (git hash-object)")
     args = parser.parse_args(argv)
-    path = download(args.url, args.dest, sha256=args.sha256, md5=args.md5)
+    path = download(args.url, args.dest, sha256=args.sha256, md5=args.md5, git_blob=args.git_blob)
     print(f"{path} ({path.stat().st_size} bytes, sha256 {file_digest(path)})")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from data_prep._common import run_command
+
+    sys.exit(run_command(main, "download"))

@@ -5,7 +5,9 @@ CompressAI's building blocks, with real rANS bitstreams, data loaders, training,
 classical codecs and the plots of the companion book.
 """
 
-from . import _compat  # noqa: F401  (must run before anything imports compressai/torchvision)
+# Import hooks for torchvision/CompressAI (cheap: no torch import). The environment's .pth file
+# installs them at interpreter start; this covers environments without it.
+from . import _compat  # noqa: F401
 
 __version__ = "0.1.0"
 

@@ -20,6 +20,16 @@ model's ``shape`` (any nesting of lists/ints, as JSON), the byte length of every
 CRC32 of the payload. A file is rejected with a :class:`BitstreamError` subclass that names the cause
 and the fix before any byte reaches the entropy decoder.
 
+A CRC only detects accidents: a crafted file carries consistent CRCs. So every header field is also
+bounded before decoding, and nothing the decoder allocates depends on the header beyond the image
+size: the header is at most :data:`MAX_HEADER_BYTES`; the image at most ``NDIC_MAX_PIXELS`` pixels
+(:func:`ndic.data.decode.pixel_limit`, 89,478,485 by default, or ``max_pixels=``); there is exactly
+one stream per latent (one image per file) and their lengths add up to the payload; and ``shape`` must
+be exactly what the model's ``compress`` gives for that image size: ``model.compressed_shape(height,
+width)`` when the model defines it, else the contract's ``(H, W)`` or the hyperprior layout ``(ceil(H /
+stride), ceil(W / stride), H, W)`` of the model's ``stride``. Decoding a crafted file therefore costs
+at most what decoding a genuine image of the declared size costs.
+
 Rates: ``payload_bpp`` counts the rANS streams only (what CompressAI's and the papers' evaluations
 call the real bpp); ``bpp`` counts the whole file, header included. Both are measured byte counts,
 unlike the likelihood estimate of a forward pass.
@@ -29,6 +39,10 @@ unlike the likelihood estimate of a forward pass.
 >>> net = models.build("bls17", num_filters=128)
 >>> info = ndic.compress_file(net, "kodim01.png", "kodim01.ndic")
 >>> x_hat = ndic.decompress_file(net, "kodim01.ndic")
+
+Why this module is long: the file format is one unit: every check of :func:`unpack` answers a field that
+:func:`pack` writes, and :func:`compress_file`/:func:`decompress_file` are the format's only writer and
+reader. Loading models lives in :mod:`ndic.checkpoint`, the command line in :mod:`ndic.cli.coding`.
 """
 
 from __future__ import annotations
@@ -39,7 +53,6 @@ import io
 import json
 import os
 import struct
-import sys
 import weakref
 import zlib
 from collections.abc import Iterator, Mapping
@@ -58,6 +71,7 @@ MAGIC = b"NDIC"
 FORMAT_VERSION = 1
 _PRELUDE = struct.Struct("<4sBII")  # magic, version, header length, header CRC32
 HASH_HEX_DIGITS = 16  # 64-bit prefixes of SHA-256: ample to tell models apart, 2 x 48 bytes less per file
+MAX_HEADER_BYTES = 64 * 1024  # headers hold ~250 bytes; a bound keeps JSON parsing of crafted ones cheap
 
 ImageLike = str | os.PathLike | torch.Tensor
 
@@ -83,6 +97,10 @@ class TruncatedBitstream(BitstreamError):
 
 class CorruptBitstream(BitstreamError):
     """The file has the right length but its bytes were changed (CRC mismatch, malformed header)."""
+
+
+class OversizedImage(BitstreamError):
+    """The header declares an image of more pixels than the limit (``NDIC_MAX_PIXELS`` / ``max_pixels``)."""
 
 
 class WrongModel(BitstreamError):
@@ -277,8 +295,12 @@ _HEADER_TYPES = {
 }
 
 
-def unpack(data: bytes, source: str = "bitstream") -> tuple[dict, list[list[bytes]]]:
-    """Parse and verify file bytes: the header dict and the streams. Raises :class:`BitstreamError`."""
+def unpack(data: bytes, source: str = "bitstream", max_pixels: int | None = None) -> tuple[dict, list[list[bytes]]]:
+    """Parse and verify file bytes: the header dict and the streams. Raises :class:`BitstreamError`.
+
+    Checks everything that needs no model: magic, version, lengths, CRCs, field types, the image size
+    against the pixel limit (``max_pixels``, else ``$NDIC_MAX_PIXELS``) and one stream per latent.
+    """
     head = data[: len(MAGIC)]
     if head != MAGIC[: len(head)]:
         raise NotABitstream(
@@ -302,6 +324,11 @@ def unpack(data: bytes, source: str = "bitstream") -> tuple[dict, list[list[byte
             f"{source} is truncated: it ends inside its {header_length}-byte header ({len(data)} bytes in all; "
             "or its header-length field is damaged); the file was cut off, copy or compress it again"
         )
+    if header_length > MAX_HEADER_BYTES:
+        raise CorruptBitstream(
+            f"{source} announces a header of {header_length} bytes; ndic writes a few hundred (at most "
+            f"{MAX_HEADER_BYTES}): the file is damaged or was not written by ndic"
+        )
     text = data[_PRELUDE.size : end]
     if zlib.crc32(text) != header_crc:
         raise CorruptBitstream(
@@ -312,14 +339,25 @@ def unpack(data: bytes, source: str = "bitstream") -> tuple[dict, list[list[byte
         if not isinstance(header, dict):
             raise TypeError(f"the header is a JSON {type(header).__name__}, not an object")
         bad = [k for k, kind in _HEADER_TYPES.items() if not isinstance(header.get(k), kind)]
+        # bool is an int to isinstance: a size of `true` is as malformed as one of 0
+        bad += [k for k in ("height", "width") if k not in bad and (type(header[k]) is bool or header[k] < 1)]
         lengths = header.get("lengths", [])
-        bad += [] if all(isinstance(n, int) and n >= 0 for per in lengths for n in per) else ["lengths"]
-    except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as err:
+        valid = all(isinstance(per, list) and all(_is_count(n) for n in per) for per in lengths)
+        bad += [] if valid or "lengths" in bad else ["lengths"]
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, RecursionError) as err:
+        # RecursionError: a crafted header of deeply nested lists
         raise CorruptBitstream(f"{source} has a malformed header ({err}); it was not written by ndic") from err
     if bad or "shape" not in header:
         raise CorruptBitstream(
             f"{source} has a malformed header (bad or missing fields: {bad or ['shape']}); "
             "it was not written by this version of ndic"
+        )
+    _check_image_size(header, source, max_pixels)
+    if not lengths or any(len(per) != 1 for per in lengths):
+        found = [len(per) for per in lengths]
+        raise CorruptBitstream(
+            f"{source} has a malformed header: a file holds one image, so one stream per latent, but it lists "
+            f"{found or 'no streams'} stream(s) per latent; the file is damaged or was not written by ndic"
         )
     payload = data[end:]
     expected = sum(n for per in lengths for n in per)
@@ -346,10 +384,49 @@ def unpack(data: bytes, source: str = "bitstream") -> tuple[dict, list[list[byte
     return header, strings
 
 
-def read_header(path: str | os.PathLike) -> dict:
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_image_size(header: dict, source: str, max_pixels: int | None) -> None:
+    from .data.decode import ImageTooLarge, check_pixels, pixel_limit
+
+    try:
+        check_pixels(header["height"], header["width"], pixel_limit(max_pixels), f"the image in {source}")
+    except ImageTooLarge as err:
+        raise OversizedImage(str(err)) from None
+
+
+def read_header(path: str | os.PathLike, max_pixels: int | None = None) -> dict:
     """The verified header of a bitstream file (model name, hashes, size, shape, stream lengths)."""
-    header, _ = unpack(Path(path).read_bytes(), source=str(path))
+    header, _ = unpack(Path(path).read_bytes(), source=str(path), max_pixels=max_pixels)
     return header
+
+
+def _expected_shapes(model: torch.nn.Module, height: int, width: int) -> list:
+    """The ``shape`` values (JSON form) ``model.compress`` may return for a height x width image."""
+    declared = getattr(model, "compressed_shape", None)
+    if callable(declared):
+        return [_jsonable_shape(declared(height, width))]
+    stride = getattr(model, "stride", None)
+    if not _is_count(stride) or stride < 1:
+        return []
+    # the contract's (H, W), and the hyperprior models' (z height, z width, H, W) at the total stride
+    return [[height, width], [-(-height // stride), -(-width // stride), height, width]]
+
+
+def _check_shape(header: dict, model: torch.nn.Module, source: str) -> None:
+    """The header's latent shape must be the one the model's stride implies for the stored image size."""
+    height, width, shape = header["height"], header["width"], header["shape"]
+    expected = _expected_shapes(model, height, width)
+    if shape in expected:
+        return
+    same_rank = [e for e in expected if isinstance(shape, list) and len(e) == len(shape)]
+    described = " or ".join(json.dumps(e) for e in same_rank or expected) or "(unknown: no stride)"
+    raise CorruptBitstream(
+        f"{source} has the latent shape {json.dumps(shape)[:80]}, which a {height}x{width} image cannot have: "
+        f"{header['model']} codes it as {described}; the file is damaged or was crafted"
+    )
 
 
 def _check_model(header: dict, model: torch.nn.Module, source: str) -> None:
@@ -406,6 +483,12 @@ def compress_file(model: torch.nn.Module, image_path: ImageLike, out_path: str |
         "width": int(width),
         "shape": _jsonable_shape(out["shape"]),
     }
+    if header["shape"] not in _expected_shapes(model, int(height), int(width)):
+        raise TypeError(
+            f"{name}.compress returned the shape {header['shape']} for a {height}x{width} image, which a decoder "
+            "cannot check: return (H, W) (the model contract) or (ceil(H / stride), ceil(W / stride), H, W), or "
+            "define compressed_shape(height, width) returning what compress() returns"
+        )
     data = pack(header, strings)
     atomic_write_bytes(out_path, data)
     payload_bytes = sum(len(s) for per_latent in strings for s in per_latent)
@@ -460,9 +543,11 @@ def decompress_file(
     path: str | os.PathLike,
     side: ImageLike | None = None,
     out_path: str | os.PathLike | None = None,
+    max_pixels: int | None = None,
 ) -> torch.Tensor | dict:
-    """Decode a bitstream file with ``model``, after checking that the file is intact and was
-    written by this very model (name, config and weights).
+    """Decode a bitstream file with ``model``, after checking that the file is intact, was written by
+    this very model (name, config and weights), and that its header is bounded and consistent (image
+    size within ``max_pixels``, else ``$NDIC_MAX_PIXELS``; the shape the model's stride implies).
 
     Distributed models need ``side`` (image path or tensor) of the compressed image's size.
     Without ``out_path``: returns ``x_hat`` (1, 3, H, W) as the model's decoder gives it. With
@@ -470,9 +555,10 @@ def decompress_file(
     ``{"path", "x_hat", "model", "height", "width", "bytes"}``.
     """
     source = str(path)
-    header, strings = unpack(Path(path).read_bytes(), source=source)
+    header, strings = unpack(Path(path).read_bytes(), source=source, max_pixels=max_pixels)
     ensure_coder_tables(model)
     _check_model(header, model, source)
+    _check_shape(header, model, source)
     y = _side_tensor(model, side, header, source)
     shape = _restore_shape(header["shape"])
     with _inference(model):
@@ -489,163 +575,3 @@ def decompress_file(
         "width": header["width"],
         "bytes": Path(path).stat().st_size,
     }
-
-
-# --------------------------------------------------------------------------- loading models
-
-
-def _state_dict_of(obj: Any, source: str) -> dict:
-    """The state dict inside a loaded file: the object itself or its state_dict/model entry."""
-    if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        state = dict(obj)
-    else:
-        inner = next(
-            (
-                obj[k]
-                for k in ("state_dict", "model_state_dict", "model")
-                if isinstance(obj, Mapping) and isinstance(obj.get(k), Mapping)
-            ),
-            None,
-        )
-        if inner is None:
-            raise ValueError(f"{source} holds no state dict (expected a dict of tensors or a 'state_dict' entry)")
-        state = dict(inner)
-    if all(k.startswith("module.") for k in state):  # saved from DataParallel / DDP
-        state = {k[len("module.") :]: v for k, v in state.items()}
-    return state
-
-
-def _torch_load(path: str | os.PathLike, map_location: str | torch.device) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:
-        raise ValueError(
-            f"{path} cannot be loaded as tensors and plain Python values (torch.load with "
-            f"weights_only=True): {err}. Re-save it with tensors, dicts, lists and numbers only"
-        ) from err
-
-
-def load_checkpoint_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> torch.nn.Module:
-    """Build the model saved in an ndic checkpoint and load its weights (strictly, coder tables included).
-
-    The checkpoint is a dict with ``"model"`` (registry name), the model's config and ``"state_dict"``;
-    the config is read from ``"model_config"`` (as :mod:`ndic.train` writes it, beside its training
-    ``"config"``) or else from ``"config"``.
-    """
-    from . import models
-
-    ckpt = _torch_load(path, map_location)
-    if not isinstance(ckpt, Mapping) or not isinstance(ckpt.get("model"), str) or "state_dict" not in ckpt:
-        raise ValueError(
-            f"{path} is not an ndic checkpoint: expected a dict with 'model' (registry name), 'model_config' "
-            "(or 'config') and 'state_dict'; for an original implementation's weights use --reference"
-        )
-    config = ckpt["model_config"] if "model_config" in ckpt else ckpt.get("config")
-    model = models.build(ckpt["model"], **dict(config or {}))
-    model.load_state_dict(_state_dict_of(ckpt["state_dict"], str(path)))
-    return model.to(map_location)
-
-
-def load_model(
-    name: str | None = None,
-    config: Mapping | None = None,
-    checkpoint: str | os.PathLike | None = None,
-    reference: str | os.PathLike | None = None,
-    seed: int = 0,
-    map_location: str | torch.device = "cpu",
-) -> torch.nn.Module:
-    """A model for coding, from exactly one source of weights.
-
-    - ``checkpoint``: an ndic checkpoint (:func:`load_checkpoint_model`); ``name``, if given, must match.
-    - ``reference``: an original implementation's weights, through ``ndic.models.load_reference(name, ...)``
-      with ``config`` (the original constructor's arguments).
-    - neither: ``ndic.models.build(name, **config)`` with untrained weights drawn from ``seed``, so
-      that an encoder and a decoder process build the same model (useful for smoke tests only).
-    """
-    from . import models
-
-    if checkpoint is not None:
-        if reference is not None or config:
-            raise ValueError("a checkpoint carries its own config and weights: give --checkpoint alone")
-        model = load_checkpoint_model(checkpoint, map_location)
-        if name is not None and models.canonical(name) != model_name(model):
-            raise ValueError(f"{checkpoint} holds a {model_name(model)!r} model, not {name!r}")
-        return model
-    if name is None:
-        raise ValueError("name the model (--model NAME) or give a --checkpoint")
-    if reference is not None:
-        state = _state_dict_of(_torch_load(reference, map_location), str(reference))
-        return models.load_reference(name, state, **dict(config or {})).to(map_location)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = models.build(name, **dict(config or {}))
-    return model.to(map_location)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _parse_config(text: str | None) -> dict | None:
-    if text is None:
-        return None
-    source = Path(text).read_text() if not text.lstrip().startswith("{") and Path(text).is_file() else text
-    try:
-        config = json.loads(source)
-    except json.JSONDecodeError as err:
-        example = '{"num_filters": 192}'
-        raise ValueError(f"--config must be a JSON object or a JSON file, e.g. '{example}': {err}") from err
-    if not isinstance(config, dict):
-        raise ValueError(f"--config must be a JSON object, got {type(config).__name__}")
-    return config
-
-
-def add_arguments(parser, name: str) -> None:
-    """Arguments of ``python -m ndic compress`` / ``python -m ndic decompress``."""
-    if name == "compress":
-        parser.add_argument("image", help="8-bit image to compress (PNG, JPEG, ...; grayscale/RGBA converted to RGB)")
-        parser.add_argument("-o", "--output", required=True, help="bitstream file to write (e.g. OUT.ndic)")
-    else:
-        parser.add_argument("bitstream", help="bitstream file written by `ndic compress`")
-        parser.add_argument("-o", "--output", required=True, help="PNG file to write")
-        parser.add_argument("--side", help="side image (distributed models: the other view of the pair)")
-    model_help = "registry name" + (" (default: the one the file names)" if name == "decompress" else "")
-    parser.add_argument("--model", help=f"model {model_help}; optional with --checkpoint")
-    weights = parser.add_mutually_exclusive_group()
-    weights.add_argument("--checkpoint", help="ndic checkpoint (torch file with model, config, state_dict)")
-    weights.add_argument("--reference", help="original implementation's weights (loaded with load_reference)")
-    parser.add_argument("--config", help="model config as JSON (or a JSON file); without weights: untrained model")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the untrained weights without weights (0)")
-    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
-
-
-def run(args, name: str) -> int:
-    """Run ``compress`` or ``decompress``; errors are printed as one line and exit status 1."""
-    try:
-        model_arg = args.model
-        if name == "decompress" and model_arg is None and args.checkpoint is None:
-            model_arg = read_header(args.bitstream)["model"]
-        if args.checkpoint is None and args.reference is None:
-            print(
-                f"note: {model_arg} with untrained weights (seed {args.seed}); pass --checkpoint for a trained one",
-                file=sys.stderr,
-            )
-        model = load_model(
-            model_arg, _parse_config(args.config), args.checkpoint, args.reference, args.seed, map_location=args.device
-        )
-        if name == "compress":
-            info = compress_file(model, args.image, args.output)
-            print(
-                f"{info['path']}: {info['bytes']} bytes (header {info['header_bytes']}, payload "
-                f"{info['payload_bytes']}), {info['bpp']:.4f} bpp ({info['payload_bpp']:.4f} bpp payload), "
-                f"{info['height']}x{info['width']}, model {info['model']}"
-            )
-        else:
-            info = decompress_file(model, args.bitstream, side=args.side, out_path=args.output)
-            print(f"{info['path']}: {info['height']}x{info['width']} decoded by {info['model']}")
-    except (BitstreamError, SideImageError, ValueError, TypeError, KeyError, OSError) as err:
-        print(f"ndic {name}: error: {err}", file=sys.stderr)
-        return 1
-    return 0

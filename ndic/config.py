@@ -13,15 +13,23 @@
   ``patch_size``, ``num_workers``, ``clip_max_norm``, ``seed``).
 - An unknown key is an error naming it and listing the known ones.
 
-Fields left at ``None`` are filled by :meth:`Config.resolved` from the paper's recipe of the model's
-family (``ndic_cam`` for the NDIC-CAM models, ``stf`` for WACNN/STF) in the chosen profile:
+Fields left at ``None`` are filled by :meth:`Config.resolved` from the recipe the model declares
+(its ``recipe`` class attribute, :mod:`ndic.models.base`; the recipes are in :mod:`ndic.recipes`:
+``ndic_cam`` for the NDIC-CAM models, ``stf`` for WACNN/STF) in the chosen profile:
 ``paper`` (the originals' hyperparameters, datasets and widths) or ``quick`` (embedded default
 data, small widths, a few hundred steps: minutes on a laptop CPU, never a paper reproduction).
+
+Why this module is long: a field, the coercion of its papermill/CLI/YAML spellings and the check of its
+value (each refused in words) belong together; apart, a new field would miss its check. YAML itself is
+read by :mod:`ndic.yaml_bounded`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
+import math
 import os
 import types
 import typing
@@ -29,13 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from . import yaml_bounded
+from .paths import RUNS, project_root
+from .recipes import DISTORTIONS, PROFILES, RECIPES, SETUPS, TRAINS_ON_PAIRS
 
-NDIC_CAM_MODELS = ("bls17", "bmshj18", "ndic_bls17", "ndic_bmshj18", "cross_attention")
-STF_MODELS = ("wacnn", "cnn", "stf")
-PROFILES = ("paper", "quick")
-RECIPES = ("ndic_cam", "stf")
-DISTORTIONS = ("MSE", "MS-SSIM")
+RECIPE_NAMES = tuple(RECIPES)
 
 # other names a key is known by -> the field (papermill/notebook names, STF's train.py arguments)
 ALIASES = {
@@ -51,66 +57,6 @@ ALIASES = {
     "test_batch_size": "val_batch_size",
     "patch_size": "crop",
     "num_workers": "workers",
-}
-
-# The optimisation recipes. NDIC-CAM: main.py. STF: train.py (CompressAI's example trainer).
-_RECIPES = {
-    "ndic_cam": dict(
-        epochs=50000,
-        train_batch_size=1,
-        val_batch_size=1,  # main.py validates with the training batch size
-        lr=1e-4,
-        amsgrad=True,  # one Adam(amsgrad=True) over every parameter
-        aux_lr=1e-3,  # only for the quantiles of our CompressAI entropy models (the original has none)
-        clip_max_norm=0.0,  # no clipping
-        lr_factor=0.1,  # ReduceLROnPlateau(factor=0.1, patience=10, min_lr=1e-7) on the validation loss
-        lr_patience=10,
-        min_lr=1e-7,
-        msssim_scale=255.0**2,  # loss = lmbda * distortion * 255**2 + bpp, for MS-SSIM as well
-        msssim_win_size=7,
-        workers=3,  # DataLoader(num_workers=3)
-        val_split="val",
-    ),
-    "stf": dict(
-        epochs=1000,  # README: -e 1000
-        train_batch_size=16,
-        val_batch_size=64,  # --test-batch-size
-        lr=1e-4,
-        amsgrad=False,
-        aux_lr=1e-3,  # --aux-learning-rate, Adam over the quantiles, stepped after the main step
-        clip_max_norm=1.0,
-        lr_factor=0.3,  # ReduceLROnPlateau(factor=0.3, patience=4) on the test-split loss
-        lr_patience=4,
-        min_lr=0.0,
-        msssim_scale=1.0,  # CompressAI's MS-SSIM loss: lmbda * (1 - MS-SSIM) + bpp
-        msssim_win_size=11,
-        workers=8,
-        val_split="test",  # STF validates on the ImageFolder's test split
-    ),
-}
-# What each profile trains on, per model family (the paper's data, widths and first lambda).
-_SETUPS = {
-    "paper": {
-        # configs/config.yaml; README "Lambda Values", KITTI Stereo
-        "ndic_cam": dict(dataset_name="kitti_stereo", resize=[128, 256], num_filters=192, lmbda=3e-5,
-                         distortion_loss="MS-SSIM", crop=None),
-        # README: --lambda 0.0035; RandomCrop(256)
-        "stf": dict(dataset_name="images", resize=None, lmbda=0.0035, distortion_loss="MSE", crop=256),
-    },
-    # embedded data, small widths, a bounded number of steps: minutes on a CPU, never a paper result
-    "quick": {
-        "ndic_cam": dict(dataset_name="default", resize=[128, 256], num_filters=32, lmbda=1e-4,
-                         distortion_loss="MS-SSIM", crop=None, steps=300, train_batch_size=4, lr=1e-3,
-                         workers=0, val_limit=4, val_batch_size=2),
-        "stf": dict(dataset_name="default", resize=None, lmbda=0.0067, distortion_loss="MSE", crop=128,
-                    steps=100, train_batch_size=2, lr=1e-3, workers=0, val_limit=4, val_batch_size=2),
-    },
-}  # fmt: skip
-# small widths of the STF family for the quick profile (constructor keywords of ndic.models)
-QUICK_MODEL_CONFIG = {
-    "wacnn": {"N": 64, "M": 160},  # 10 slices of 16 channels; 8 attention heads divide both widths
-    "cnn": {"N": 64, "M": 160},
-    "stf": {"embed_dim": 24, "depths": [2, 2, 2, 2]},
 }
 
 
@@ -139,7 +85,8 @@ class Config:
     # --- training
     train: bool = True
     epochs: int | None = None
-    train_batch_size: int | None = None
+    train_batch_size: int | None = None  # the global batch (as the originals' DataParallel), split over ranks
+    batch_per_process: bool = False  # True: train_batch_size is each torchrun process's batch instead
     lr: float | None = None
     lmbda: float | None = None  # YAML/CLI key "lambda"
     alpha: float = 0.0  # weight of the side image's distortion and rate (distributed models)
@@ -148,14 +95,14 @@ class Config:
     verbose_period: int = 10  # print validation every this many epochs; <= 0: never
     # --- saving
     save_weights: bool = True
-    save_output_path: str = "outputs"  # the run folder: checkpoint.pt, best.pt, logs, results/
+    save_output_path: str | None = None  # the run folder (checkpoint.pt, best.pt, logs, results/); None: runs/<name>
     experiment_name: str | None = None  # default: <model>_<dataset>_<distortion>_lambda<lambda>
     # --- test (after training, or alone with `ndic evaluate`)
     test: bool = False
     save_image: bool = False
     # --- recipe (STF's train.py arguments and the schedules of both papers)
     profile: str = "paper"
-    recipe: str | None = None  # "ndic_cam" or "stf"; default: the model's family
+    recipe: str | None = None  # "ndic_cam" or "stf"; default: the recipe the model declares
     aux_lr: float | None = None
     amsgrad: bool | None = None
     clip_max_norm: float | None = None  # 0: no clipping
@@ -170,6 +117,11 @@ class Config:
     test_split: str = "test"
     val_limit: int | None = None  # validate on the first N images only
     steps: int | None = None  # stop after this many optimiser steps in total (None: run all epochs)
+    # --- stopping rules of the paper profile (ndic.recipes.STOPPING); None: the recipe's, 0: off
+    lr_drop_at: int | None = None  # after this many steps the learning rate becomes lr_drop_to (STF's author)
+    lr_drop_to: float | None = None  # (with lr_drop_at the plateau schedule is off)
+    stop_patience: int | None = None  # stop after this many epochs without a new best validation loss
+    stop_at_min_lr: bool | None = None  # count those epochs only once the learning rate has reached min_lr
     checkpoint_every: int = 1000  # also checkpoint every N steps (0: at the end of every epoch only)
     val_every: int = 0  # also validate (logged, no schedule step) every N steps
     log_every: int = 1  # a row of the step log every N steps
@@ -186,7 +138,8 @@ class Config:
 
     def __post_init__(self) -> None:
         # papermill and the CLI hand over strings, YAML 1.1 reads "3e-05" as a string: coerce every field
-        hints = typing.get_type_hints(Config)
+        # (values that came through normalize() were coerced there already, with their source in the message)
+        hints = _field_types()
         for f in dataclasses.fields(self):
             setattr(self, f.name, _coerce(getattr(self, f.name), hints[f.name], f.name, "configuration"))
         if self.distortion_loss is not None:
@@ -209,41 +162,67 @@ class Config:
 
     # ------------------------------------------------------------------ derived values
     @property
+    def model_class(self) -> type:
+        """The registry class of ``model`` (a clear ConfigError for an unknown name)."""
+        from . import models
+
+        try:
+            return models.get(self.model)
+        except KeyError as error:
+            close = difflib.get_close_matches(str(self.model), models.names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(error.args[0] + hint) from None
+
+    @property
     def family(self) -> str:
-        """``ndic_cam`` (NDIC-CAM's five models) or ``stf`` (WACNN, STF and anything else)."""
-        return "ndic_cam" if self.model in NDIC_CAM_MODELS else "stf"
+        """The recipe (and data setup) the model declares: ``ndic_cam`` or ``stf``."""
+        return self.model_class.recipe
+
+    @property
+    def trains_on_pairs(self) -> bool:
+        """Whether the model trains on stereo pairs: distributed models, and NDIC-CAM's single-image
+        baselines too (they compress the x of each pair, as the paper compares them)."""
+        return bool(self.model_class.distributed) or TRAINS_ON_PAIRS[self.family]
 
     @property
     def out_dir(self) -> Path:
+        """The run folder: ``save_output_path``, by default ``runs/<experiment_name>`` in the checkout."""
+        if self.save_output_path is None:
+            return self.resolved().out_dir
         return Path(self.save_output_path)
 
     def resolved(self) -> Config:
         """A copy with every ``None`` filled from the profile's recipe for this model's family."""
         self.validate()
         recipe = self.recipe or self.family
-        defaults = {**_RECIPES[recipe], **_SETUPS[self.profile][self.family]}
+        defaults = {**RECIPES[recipe], **SETUPS[self.profile][self.family]}
         filled = {k: v for k, v in defaults.items() if getattr(self, k) is None}
         if self.recipe is None:
             filled["recipe"] = recipe
         if self.profile == "quick" and not self.model_config:
-            filled["model_config"] = dict(QUICK_MODEL_CONFIG.get(self.model, {}))
+            filled["model_config"] = dict(self.model_class.quick_config)
         out = dataclasses.replace(self, **filled)
         if self.dataset_name is not None:
             out.dataset_name, path = _dataset_and_root(self.dataset_name, self.dataset_path)
             out.dataset_path = path
         if out.experiment_name is None:
             out.experiment_name = f"{out.model}_{out.dataset_name}_{out.distortion_loss}_lambda{out.lmbda:g}"
+        if out.save_output_path is None:  # one default for the CLI, notebooks and Python: git-ignored runs/
+            out.save_output_path = str(project_root() / RUNS / out.experiment_name)
         out.validate()
         return out
 
     def model_kwargs(self) -> dict[str, Any]:
-        """Constructor keywords for ``ndic.models.build(self.model, ...)``."""
+        """Constructor keywords for ``ndic.models.build(self.model, ...)``: ``model_config``, plus
+        ``num_filters`` and ``image_size`` (from ``resize``) where the model's constructor takes them."""
+        import inspect
+
         kwargs = dict(self.model_config)
-        if self.family == "ndic_cam":
-            if self.num_filters is not None:
-                kwargs.setdefault("num_filters", self.num_filters)
-            if self.resize is not None:
-                kwargs.setdefault("image_size", list(self.resize))
+        accepted = inspect.signature(self.model_class.__init__).parameters
+        if self.num_filters is not None and "num_filters" in accepted:
+            kwargs.setdefault("num_filters", self.num_filters)
+        if self.resize is not None and "image_size" in accepted:
+            kwargs.setdefault("image_size", list(self.resize))
         return kwargs
 
     def resolve_device(self):
@@ -267,7 +246,7 @@ class Config:
         if self.profile not in PROFILES:
             raise ConfigError(f"profile must be one of {PROFILES}, got {self.profile!r}")
         if self.recipe is not None and self.recipe not in RECIPES:
-            raise ConfigError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
+            raise ConfigError(f"recipe must be one of {RECIPE_NAMES}, got {self.recipe!r}")
         if self.distortion_loss is not None and self.distortion_loss not in DISTORTIONS:
             raise ConfigError(f"distortion_loss must be 'MSE' or 'MS-SSIM', got {self.distortion_loss!r}")
         if self.resize is not None and (len(self.resize) != 2 or min(self.resize) <= 0):
@@ -276,14 +255,40 @@ class Config:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
-        for name in ("lr", "lmbda"):
+        for name in ("checkpoint_every", "val_every"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name} must be positive, got {value}")
-        if self.alpha < 0 or self.beta < 0:
-            raise ConfigError(f"alpha and beta must be non-negative, got {self.alpha} and {self.beta}")
+            if value < 0:
+                raise ConfigError(f"{name} must be 0 (only at the end of each epoch) or positive, got {value}")
+        crop = self.crop if isinstance(self.crop, list) else [self.crop]
+        if self.crop is not None and (len(crop) not in (1, 2) or min(crop) <= 0):
+            raise ConfigError(f"crop must be a positive size (N, or HEIGHT WIDTH; null: no crop), got {self.crop}")
+        # NaN passes every comparison and inf every lower bound: finiteness is checked first
+        for name in ("lr", "lmbda", "aux_lr", "msssim_scale", "lr_drop_to"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{_shown(name)} must be a finite positive number, got {value}")
+        for name in ("alpha", "beta", "min_lr"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be a finite non-negative number, got {value}")
+        if self.clip_max_norm is not None and not (math.isfinite(self.clip_max_norm) and self.clip_max_norm >= 0):
+            raise ConfigError(
+                f"clip_max_norm must be a finite number, 0 (no clipping) or positive, got {self.clip_max_norm}"
+            )
+        if self.lr_factor is not None and not 0 < self.lr_factor < 1:
+            raise ConfigError(
+                f"lr_factor must lie between 0 and 1 (the schedule multiplies lr by it), got {self.lr_factor}"
+            )
         if self.load_weight and not self.weight_path:
             raise ConfigError("load_weight is True but weight_path is empty; give the checkpoint to load")
+        self._validate_stopping()
+
+    def _validate_stopping(self) -> None:
+        """The stopping rules' counts (ndic.recipes.STOPPING): 0 switches a rule off (lr_drop_to is a rate, above)."""
+        for name in ("lr_drop_at", "stop_patience"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{name} must be 0 (off) or a positive number, got {value}")
 
 
 def known_keys() -> list[str]:
@@ -293,15 +298,16 @@ def known_keys() -> list[str]:
 
 def normalize(values: dict[str, Any], source: str = "configuration") -> dict[str, Any]:
     """Map aliases to fields and reject unknown keys (values are coerced by :class:`Config`)."""
-    fields = {f.name for f in dataclasses.fields(Config)}
+    types_ = _field_types()
     out: dict[str, Any] = {}
     for key, value in values.items():
         name = ALIASES.get(key, key)
-        if name not in fields:
+        if name not in types_:
             raise ConfigError(
                 f"unknown key {key!r} in {source}; known keys: {', '.join(known_keys())}"
                 + (f" (did you mean {_closest(key)!r}?)" if _closest(key) else "")
             )
+        value = _coerce(value, types_[name], key, source)  # here the message can name the source and the key
         if name in out and out[name] != value:
             raise ConfigError(f"{source} sets {name!r} twice (as {name!r} and an alias) with different values")
         out[name] = value
@@ -325,14 +331,17 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     return normalize(parse_yaml(path.read_text(), str(path)), str(path))
 
 
+def load_yaml(text: str, source: str = "YAML") -> Any:
+    """The value of a YAML text: safe types only, aliases bounded (:mod:`ndic.yaml_bounded`)."""
+    try:
+        return yaml_bounded.load(text, source)
+    except yaml_bounded.YamlError as error:
+        raise ConfigError(str(error)) from None
+
+
 def parse_yaml(text: str, source: str = "YAML") -> dict[str, Any]:
     """A YAML mapping, with the line of a syntax error in the message."""
-    try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{source} is not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    values = load_yaml(text, source)
     if values is None:
         return {}
     if not isinstance(values, dict):
@@ -341,6 +350,23 @@ def parse_yaml(text: str, source: str = "YAML") -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- helpers
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    """Each field's type (the annotations are strings under ``from __future__ import annotations``)."""
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+# how a type is named in a message
+_TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text", list: "a list",
+               dict: "a mapping"}  # fmt: skip
+
+
+def _shown(key: str) -> str:
+    """A key as a message names it (``lmbda`` is the papermill and Python spelling of YAML's ``lambda``)."""
+    return "lambda (lmbda)" if key == "lmbda" else key
+
+
 def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
     """YAML ("3e-05" is a string in YAML 1.1), CLI and papermill values to the field's type."""
     if value is None:
@@ -354,22 +380,24 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
     for kind in allowed:
         if kind is bool and isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
             return value.lower() in ("true", "yes", "1")
-        if kind in (int, float) and not isinstance(value, bool):
+        if kind in (int, float) and not isinstance(value, bool) and isinstance(value, (int, float, str)):
             try:
                 number = float(value) if kind is float else int(str(value))
                 return number
             except ValueError:
                 continue
         if kind is list and isinstance(value, str) and value.strip().startswith("["):
-            return list(yaml.safe_load(value))
+            parsed = load_yaml(value, f"{source}: {key}")
+            if isinstance(parsed, list):
+                return parsed
         if kind is dict and isinstance(value, str):
-            parsed = yaml.safe_load(value) if value.strip() else {}
+            parsed = load_yaml(value, f"{source}: {key}") if value.strip() else {}
             if isinstance(parsed, dict):
                 return parsed
         if isinstance(value, kind):
             return value
-    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed)
-    raise ConfigError(f"{source}: {key} must be {names}, got {value!r}")
+    names = " or ".join(_TYPE_WORDS.get(t, getattr(t, "__name__", str(t))) for t in allowed)
+    raise ConfigError(f"{source}: {_shown(key)} must be {names}, got {value!r}")
 
 
 def _distortion_name(value: str) -> str:
@@ -392,7 +420,5 @@ def _dataset_and_root(name: str, root: str | None) -> tuple[str, str | None]:
 
 
 def _closest(key: str) -> str | None:
-    import difflib
-
     match = difflib.get_close_matches(key, known_keys(), n=1)
     return match[0] if match else None

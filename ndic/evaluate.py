@@ -15,24 +15,31 @@ Quality is measured on what a receiver gets: the decoded image, clamped to [0, 1
 8 bits (NDIC-CAM's test loop measured the unclamped forward output, with PSNR = 10 log10(1 / MSE)).
 
 Results are written as the tidy CSV of :mod:`ndic.results` and as CompressAI's JSON, so curves from
-here and from CompressAI's published files plot together.
+here and from CompressAI's published files plot together. :func:`evaluate_config` names them after what
+was evaluated (:func:`ndic.results.result_name`: model, weights hash, dataset and split, lambda), never
+after the training run, and refuses to replace a different evaluation of the same name.
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import hashlib
 import io
 import math
+import os
 import re
 import sys
 import time
 import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
 
-from . import _compat, metrics, results  # noqa: F401  (_compat before compressai)
+from . import _compat, metrics, paths, results  # noqa: F401  (_compat before compressai)
+from .checkpoint import load_model
 from .config import Config, ConfigError
 from .io import atomic_write_bytes
 
@@ -49,12 +56,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _safe_name(image_id: str) -> str:
+def image_file_name(image_id: str) -> str:
+    """The file name (without suffix) a reconstruction of ``image_id`` is saved under."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", image_id).strip("_") or "image"
 
 
 def save_png(x: torch.Tensor, path: str | Path) -> Path:
-    """Write a (3, H, W) or (1, 3, H, W) image in [0, 1] as an 8-bit PNG, atomically."""
+    """Write a (3, H, W) or (1, 3, H, W) image in [0, 1] as an 8-bit PNG, atomically; returns the path."""
     from PIL import Image
 
     array = metrics.to_uint8(x.reshape(-1, *x.shape[-2:])).byte().permute(1, 2, 0).cpu().numpy()
@@ -153,7 +161,7 @@ def evaluate(
             }
         )
         if save_images is not None:
-            save_png(x_hat, Path(save_images) / f"{_safe_name(ids[index])}.png")
+            save_png(x_hat, Path(save_images) / f"{image_file_name(ids[index])}.png")
     if small:
         warnings.warn(f"MS-SSIM left out (NaN) for images under 97 px on a side: {small}", stacklevel=3)
     return pd.DataFrame(rows, columns=results.COLUMNS)
@@ -180,9 +188,57 @@ def load_test_set(config: Config, distributed_model: bool, split: str | None = N
     stereo = config.dataset_name in ("kitti_stereo", "kitti_general", "cityscape", "middlebury")
     opts = {}
     if config.dataset_name == "default":  # NDIC-CAM models (single-image baselines too) use the pairs
-        stereo = opts["stereo"] = distributed_model or config.family == "ndic_cam"
+        stereo = opts["stereo"] = distributed_model or config.trains_on_pairs
     return data.load(config.dataset_name, split or config.test_split, root=config.dataset_path,
                      size=config.resize if stereo else None, **opts)  # fmt: skip
+
+
+def known_lambda(given: float | None, model) -> float | None:
+    """The lambda the weights were trained for: ours store it; otherwise ``given`` (the caller's, e.g.
+    ``--lambda``), else None: released weights evaluated without one get no lambda, never a profile's default."""
+    info = getattr(model, "checkpoint_info", None) or {}
+    stored = info.get("lmbda") if "step" in info else None  # "step": one of our checkpoints
+    if stored is not None and given is not None and not math.isclose(stored, given):
+        raise ConfigError(f"{info['path']} was trained with lambda {stored:g}, not {given:g}: drop --lambda")
+    return stored if stored is not None else given
+
+
+def checkpoint_record(model, path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Which file was evaluated: its path (relative to the project), its kind and step."""
+    info = getattr(model, "checkpoint_info", None) or {}
+    path = path or info.get("path")
+    if path is None:
+        return {"path": None, "kind": "model in memory", "step": None}
+    if "step" not in info:
+        kind = "released weights (not an ndic checkpoint)"
+    else:  # best.pt records the loss it was kept for; checkpoint.pt does not
+        kind = "best.pt (best weights of the run)" if info.get("val_loss") is not None else "checkpoint.pt (last saved)"
+    return {"path": paths.display(path), "kind": kind, "step": info.get("step")}
+
+
+def evaluation_record(model, config, dataset, split, count, quality, label=None, checkpoint=None) -> dict[str, Any]:
+    """What a result set is of (its ``.meta.json``'s ``evaluated``): model, weights hash (with the coder tables
+    it codes with), the file they came from, data, split, the first ``count`` images, quality (None: unknown)
+    and label. :func:`ndic.results.result_name` names the files after it."""
+    from .bitstream import weights_hash
+
+    ids = (list(getattr(dataset, "ids", [])) or [str(i) for i in range(len(dataset))])[:count]
+    method = getattr(model, "registry_name", type(model).__name__)
+    return {
+        "model": method,
+        "weights": weights_hash(model),
+        "checkpoint": checkpoint_record(model, checkpoint),
+        "dataset": config.dataset_name,
+        "root": paths.display(config.dataset_path) if config.dataset_path else None,
+        "split": split,
+        "images": count,
+        "limit": count if count < len(dataset) else None,
+        "image_list": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16],
+        "resize": list(config.resize) if getattr(dataset, "stereo", False) and config.resize else None,
+        "quality": quality,
+        "label": label or method,
+        "profile": config.profile,
+    }
 
 
 def evaluate_config(
@@ -194,65 +250,150 @@ def evaluate_config(
     limit: int | None = None,
     label: str | None = None,
     update: bool = True,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
-    """NDIC-CAM's ``test`` step: evaluate, write ``results/<experiment>.csv`` + ``.json`` (+ PNGs).
+    """NDIC-CAM's ``test`` step: evaluate, write ``<save_output_path>/results/<name>.csv``, ``.json`` and
+    ``.meta.json`` (+ PNGs in ``<name>_images/``); the name says what was evaluated (``results.result_name``).
 
-    The model is ``model``, else ``checkpoint``, else ``config.weight_path`` (``load_weight``).
+    The model is ``model``, else ``checkpoint``, else ``config.weight_path`` (``load_weight``). Another
+    evaluation under that name is refused before evaluating (FileExistsError) unless ``overwrite``. The
+    lambda is the checkpoint's, or the configuration's as given: released weights without one get none.
     """
-    from .train import load_model
-
+    given_lambda = config.lmbda  # before resolved() puts the profile's default there
     config = config.resolved()
     device = config.resolve_device()
     if model is None:
-        path = checkpoint or (config.weight_path if config.load_weight or config.weight_path else None)
-        if path is None:
+        checkpoint = checkpoint or (config.weight_path if config.load_weight or config.weight_path else None)
+        if checkpoint is None:
             raise ConfigError("nothing to evaluate: give a checkpoint (--checkpoint) or weight_path")
-        model = load_model(path, config, device)
+        model = load_model(checkpoint, config, device)
+    model = model.to(device).eval()
+    if update:  # before hashing: the name carries the hash of the weights and tables that code the streams
+        model.update(force=True)
     dataset = load_test_set(config, bool(getattr(model, "distributed", False)), split)
-    out = Path(out) if out is not None else config.out_dir / "results" / f"{config.experiment_name}.csv"
-    images = out.with_name(f"{out.stem}_images") if config.save_image else None
-    frame = evaluate(model, dataset, device=device, quality=config.lmbda, dataset_name=config.dataset_name,
-                     profile=config.profile, save_images=images, update=update, limit=limit, label=label,
-                     progress=config.progress)  # fmt: skip
-    command = " ".join(sys.argv) if sys.argv and sys.argv[0] else None
-    results.write_rows(frame.to_dict("records"), out, meta=results.provenance(config.profile, command))
-    name = label or frame["method"].iloc[0]
     split = split or config.test_split
-    description = f"{config.profile} profile, lambda {config.lmbda:g}, {config.dataset_name} {split} split"
-    results.write_compressai_json(frame, out.with_suffix(".json"), name, description)
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    quality = known_lambda(given_lambda, model)
+    record = evaluation_record(model, config, dataset, split, count, quality, label, checkpoint)
+    out = Path(out) if out is not None else config.out_dir / "results" / f"{results.result_name(record)}.csv"
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    ours = program.name == "ndic" or program.parts[-2:] == ("ndic", "__main__.py")  # not this machine's path
+    command = " ".join(["python -m ndic", *sys.argv[1:]]) if ours else None  # None: provenance() names the program
+    meta = {**results.provenance(config.profile, command), "experiment": config.experiment_name, "evaluated": record}
+    results.check_free(out, meta, overwrite)  # refuse now, not after the evaluation
+    images = out.with_name(f"{out.stem}_images") if config.save_image else None
+    frame = evaluate(model, dataset, device=device, quality=quality, dataset_name=config.dataset_name,
+                     profile=config.profile, save_images=images, update=False, limit=limit, label=label,
+                     progress=config.progress)  # fmt: skip
+    results.write_result_set(frame, out, results.describe_evaluation(record), meta, overwrite=overwrite)
     print(summary_line(frame), flush=True)
-    print(f"results: {out} and {out.with_suffix('.json')}" + (f"; reconstructions in {images}" if images else ""))
+    if quality is None:
+        print("lambda unknown (released weights evaluated without --lambda): the quality column is empty")
+    shown = f"; reconstructions in {paths.display(images)}" if images else ""
+    print(f"results: {paths.display(out)} (+ .json, .meta.json){shown}")
     return frame
 
 
-# ---------------------------------------------------------------------------- command line
-def add_arguments(parser: argparse.ArgumentParser, name: str = "evaluate") -> None:
-    from .train import add_config_arguments
-
-    parser.epilog = (
-        "Examples: python -m ndic evaluate --checkpoint runs/x/checkpoint.pt | "
-        "python -m ndic evaluate --checkpoint stf_0035.pth.tar --model stf --dataset kodak --root KODAK | "
-        "python -m ndic evaluate --config configs/config.yaml (NDIC-CAM's, load_weight/weight_path)"
-    )
-    parser.add_argument("--checkpoint", help="ours (training checkpoint/best.pt) or an original's weights")
-    parser.add_argument("--split", default=None, help="dataset split (default: test_split, 'test')")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")
-    parser.add_argument("--out", default=None, help="result CSV (default: <save_output_path>/results/<name>.csv)")
-    parser.add_argument("--label", default=None, help="the curve's label in plots (default: the model name)")
-    keep = "keep the coder tables stored with the weights (byte-exact with the original's streams)"
-    parser.add_argument("--no-update", dest="update", action="store_false", help=keep)
-    add_config_arguments(parser, exclude={"--checkpoint"})
+# ---------------------------------------------------------------------------- one image at a time
+def _batch(image: torch.Tensor) -> torch.Tensor:
+    return (image.unsqueeze(0) if image.dim() == 3 else image).float()
 
 
-def run(args: argparse.Namespace, name: str = "evaluate") -> int:
-    from .train import checkpoint_config, config_from_args
+def estimated_bpp(model, x: torch.Tensor, side: torch.Tensor | None = None) -> float:
+    """-sum(log2 p) / pixels of the transmitted latents in an eval-mode forward (not a byte count)."""
+    with _evaluating(model) as device:
+        x = _batch(x).to(device)
+        out = model(x, _batch(side).to(device)) if side is not None else model(x)
+    return metrics.bpp_from_likelihoods(out["likelihoods"], *x.shape[-2:])
 
+
+def roundtrip(
+    model,
+    image_path: str | os.PathLike,
+    bitstream_path: str | os.PathLike,
+    side_path: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Compress an image file to a bitstream file, decode it (with the side image for distributed
+    models) and measure: file bytes, header and payload bytes, real bpp of both, estimated bpp,
+    PSNR and MS-SSIM. ``x_hat`` is the decoded image (1, 3, H, W)."""
+    from .bitstream import compress_file, decompress_file, read_image
+
+    info = compress_file(model, image_path, bitstream_path)
+    x_hat = decompress_file(model, bitstream_path, side=side_path).detach().cpu().clamp(0, 1)
+    x = read_image(image_path)
+    side = read_image(side_path) if side_path is not None else None
     try:
-        base = checkpoint_config(args.checkpoint) if args.checkpoint else None
-        config = config_from_args(args, base)
-        evaluate_config(config, checkpoint=args.checkpoint, split=args.split, out=args.out, limit=args.limit,
-                        label=args.label, update=args.update)  # fmt: skip
-    except (ConfigError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+        ms_ssim = metrics.ms_ssim(x, x_hat)
+    except ValueError:  # too small for five scales
+        ms_ssim = math.nan
+    return {
+        "model": info["model"],
+        "image": Path(image_path).name,
+        "size": f"{info['height']}x{info['width']}",
+        "file bytes": info["bytes"],
+        "header bytes": info["header_bytes"],
+        "payload bytes": info["payload_bytes"],
+        "real bpp (file)": info["bpp"],
+        "real bpp (payload)": info["payload_bpp"],
+        "estimated bpp": estimated_bpp(model, x, side),
+        "PSNR (dB)": metrics.psnr(x, x_hat),
+        "MS-SSIM": ms_ssim,
+        "x_hat": x_hat,
+    }
+
+
+@contextlib.contextmanager
+def _evaluating(model) -> Iterator[torch.device]:
+    """Eval mode and no autograd for the duration (the previous mode is restored); yields the device."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield next(model.parameters()).device
+    finally:
+        model.train(was_training)
+
+
+def _encode(model, x: torch.Tensor) -> tuple[dict, int]:
+    """``model.compress(x)`` (coder tables built when missing) and the byte count of its streams."""
+    from .bitstream import ensure_coder_tables
+
+    ensure_coder_tables(model)
+    encoded = model.compress(x)
+    return encoded, sum(len(s) for s in flatten_strings(encoded["strings"]))
+
+
+def reconstruct(model, x: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+    """Compress and decompress ``x`` in memory (with ``side`` for distributed models); (1, 3, H, W) on the CPU."""
+    with _evaluating(model) as device:
+        encoded, _ = _encode(model, _batch(x).to(device))
+        kwargs = {"side": _batch(side).to(device)} if getattr(model, "distributed", False) else {}
+        return model.decompress(encoded["strings"], encoded["shape"], **kwargs)["x_hat"].clamp(0, 1).cpu()
+
+
+def decode_with_sides(model, x: torch.Tensor, sides: Mapping[str, torch.Tensor]) -> pd.DataFrame:
+    """Compress ``x`` once with a distributed model and decode the same bytes with each side image.
+
+    The rate is identical in every row; only the decoder's side information changes, so the quality
+    differences are what that side image is worth to this decoder. Returns one row per side image:
+    bytes, real bpp, PSNR and MS-SSIM of the decoded image.
+    """
+    if not getattr(model, "distributed", False):
+        raise ValueError(f"{type(model).__name__} is a single-image model: its decoder takes no side image")
+    rows = []
+    with _evaluating(model) as device:
+        x = _batch(x).to(device)
+        encoded, num_bytes = _encode(model, x)
+        for name, side in sides.items():
+            x_hat = model.decompress(encoded["strings"], encoded["shape"], side=_batch(side).to(device))["x_hat"]
+            x_hat = x_hat.clamp(0, 1)
+            rows.append(
+                {
+                    "side image": name,
+                    "bytes": num_bytes,
+                    "bpp": metrics.bpp_from_bytes(num_bytes, *x.shape[-2:]),
+                    "PSNR (dB)": metrics.psnr(x, x_hat),
+                    "MS-SSIM": metrics.ms_ssim(x, x_hat),
+                }
+            )
+    return pd.DataFrame(rows).set_index("side image")

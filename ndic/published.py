@@ -1,11 +1,21 @@
 """Published rate-distortion points, typed in from their sources, to plot beside this project's.
 
 ``published_rd.csv`` (package data) holds one row per point with its source file, repository,
-commit and citation: CompressAI's Kodak results (bmshj2018-factorized, bmshj2018-hyperprior,
-mbt2018 and cheng2020-anchor trained for MSE; VTM and BPG 4:4:4 as CompressAI ran them) and the
-STF / WACNN Kodak points published with the STF paper (Googolxx/STF, ``results/``). Only numbers
-were copied. Where a source gives MS-SSIM, ``ms_ssim_db`` is derived from it here; STF's
-MS-SSIM files give the dB value only.
+commit, citation and a ``note`` on what the numbers are. Only numbers were copied:
+
+- ``kodak``: CompressAI's results (bmshj2018-factorized, bmshj2018-hyperprior, mbt2018 and
+  cheng2020-anchor trained for MSE; VTM and BPG 4:4:4 as CompressAI ran them), the STF / WACNN
+  points published with the STF paper (Googolxx/STF, ``results/``) and the original Ballé 2018
+  hyperprior (``balle2018``: the paper's own TensorFlow models, from tensorflow/compression);
+- ``tecnick``: the original Ballé 2018 hyperprior (tensorflow/compression);
+- ``clic_professional``: STF and WACNN on the CLIC Professional validation set (Googolxx/STF);
+- ``kitti_stereo``: NDIC (Ballé17 and Ballé18 variants) and NDIC-CAM (``cross_attention``) as
+  acnagle/neural-dsc transcribed them from the papers' figure: read off a plot by a third party,
+  with likelihood-estimated rates, so a guide rather than published numbers (the labels say so).
+
+A curve is a ``label``; ``path`` lists both files where its PSNR and MS-SSIM come from two (``; ``).
+Where a source gives MS-SSIM, ``ms_ssim_db`` is derived from it here; STF's MS-SSIM files and the
+NDIC transcription give the dB value only.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ def load(dataset: str | None = "kodak") -> pd.DataFrame:
     with resources.files("ndic").joinpath(DATA_FILE).open("r", encoding="utf-8") as f:
         frame = pd.read_csv(f, keep_default_na=True)
     frame["objective"] = frame["objective"].fillna("")
+    frame["note"] = frame["note"].fillna("")
     derived = -10 * np.log10(1 - frame["ms_ssim"])
     frame["ms_ssim_db"] = frame["ms_ssim_db"].fillna(derived)
     if dataset is not None:

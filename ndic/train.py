@@ -1,6 +1,6 @@
 """Training as the papers train, on a CPU, one GPU or many (``torchrun``), resumable to the step.
 
-Recipes (``Config.recipe``, chosen by the model's family unless set):
+Recipes (``Config.recipe``; by default the one the model declares, :mod:`ndic.recipes`):
 
 - ``ndic_cam`` (NDIC-CAM ``main.py``): one Adam with ``amsgrad`` over the model's parameters, no
   gradient clipping, ReduceLROnPlateau(factor 0.1, patience 10, min_lr 1e-7) stepped on the
@@ -26,178 +26,48 @@ processes, random crops depend on which worker loads which image).
 
 Multi-GPU: ``torchrun --nproc_per_node N -m ndic train ...``; each process reads RANK, WORLD_SIZE
 and LOCAL_RANK (``env://``), trains a DistributedDataParallel replica on its shard of every epoch,
-and only rank 0 writes logs and checkpoints. The batch size is per process, as with CompressAI.
+and only rank 0 writes logs and checkpoints. ``train_batch_size`` is the global batch, as in both
+originals, which split one batch over their GPUs with ``nn.DataParallel`` (so does CompressAI's example
+trainer): each of N processes takes ``train_batch_size / N`` (an error when N does not divide it);
+``batch_per_process: True`` makes it each process's batch instead.
+
+Stopping (:data:`ndic.recipes.STOPPING`): ``epochs`` or ``steps``, whichever comes first; ``lr_drop_at``
+sets the learning rate to ``lr_drop_to`` after that many steps (STF's author's schedule; the plateau
+schedule is then off); ``stop_patience`` ends the run after that many epochs without a new best
+validation loss, counted only at the minimum learning rate with ``stop_at_min_lr`` (NDIC-CAM's
+ReduceLROnPlateau has then nothing left to try).
+
+Why this module is long: :class:`Trainer` is one state machine (steps, validation, schedule,
+checkpoints, exact resumption, DDP) whose parts read and write the same state; the pieces that stand
+alone live elsewhere (:mod:`ndic.optim`, :mod:`ndic.seeding`, :mod:`ndic.logs`, :mod:`ndic.checkpoint`).
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import csv
 import dataclasses
-import functools
-import io
 import math
 import os
-import random
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from . import _compat  # noqa: F401  (before compressai)
-from .config import Config, ConfigError, normalize, read_config_file
-from .io import atomic_torch_save, atomic_write_text
+from .checkpoint import CHECKPOINT_FORMAT, build_model, load_model
+from .config import Config, ConfigError
+from .io import atomic_torch_save, atomic_write_text, remove_stale_temporaries
+from .logs import STEP_COLUMNS, VAL_COLUMNS, CsvLog
 from .losses import RateDistortionLoss
-
-CHECKPOINT_FORMAT = "ndic-checkpoint-1"
-STEP_COLUMNS = ["step", "epoch", "loss", "bpp_loss", "bpp", "distortion", "mse", "psnr", "ms_ssim", "aux_loss",
-                "lr", "images_per_s"]  # fmt: skip
-VAL_COLUMNS = ["step", "epoch", "loss", "bpp_loss", "bpp", "distortion", "mse", "psnr", "ms_ssim", "lr", "images"]
+from .optim import keep_entropy_models_fp32, make_optimizers
+from .seeding import deterministic_mode, rng_state, seed_everything, seed_worker, set_rng_state
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the run stopped before the bad step touched anything."""
-
-
-# ---------------------------------------------------------------------------- seeding and RNG state
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (every device)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-@contextlib.contextmanager
-def deterministic_mode(enabled: bool = True):
-    """Deterministic algorithms (and cuDNN) inside the block; the global flags are restored after it."""
-    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
-              torch.backends.cudnn.benchmark)  # fmt: skip
-    if enabled:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it for determinism
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(before[0])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[1], before[2]
-
-
-def rng_state() -> dict[str, Any]:
-    """Every RNG state of this process, in types that ``torch.load(weights_only=True)`` reads."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-# ---------------------------------------------------------------------------- models and weights
-def build_model(config: Config):
-    """The registry model a (resolved) configuration describes."""
-    from . import models
-
-    return models.build(config.model, **config.model_kwargs())
-
-
-def load_model(path: str | os.PathLike, config: Config | None = None, device: str | torch.device = "cpu"):
-    """A model from a checkpoint: ours (self-describing), NDIC-CAM's ``main.py`` or STF's ``train.py``.
-
-    The originals' files do not name their model: ``config.model`` (and ``num_filters``, ``resize``,
-    ``model_config``) says which, and ``ndic.models.load_reference`` converts the weights.
-    """
-    from . import models
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # an unpickling error names a class; say what the file is not
-        raise ValueError(f"{path} is not a checkpoint this project can read safely: {error}") from error
-    if isinstance(ckpt, dict) and ckpt.get("format") == CHECKPOINT_FORMAT:
-        model = models.build(ckpt["model"], **ckpt["model_config"])
-        model.load_state_dict(ckpt["state_dict"])
-        model.checkpoint_info = {k: ckpt.get(k) for k in ("step", "epoch", "val_loss", "lmbda", "config")}
-    else:
-        if config is None:
-            raise ValueError(
-                f"{path} is not an ndic checkpoint (an original NDIC-CAM or STF file?): "
-                "say which model it holds (model, num_filters, resize / model_config)"
-            )
-        config = config.resolved()
-        if isinstance(ckpt, dict) and "model_state_dict" in ckpt:  # NDIC-CAM main.py
-            state_dict = ckpt["model_state_dict"]
-        elif isinstance(ckpt, dict) and "state_dict" in ckpt:  # STF train.py
-            state_dict = ckpt["state_dict"]
-        else:
-            state_dict = ckpt
-        model = models.load_reference(config.model, state_dict, **config.model_kwargs())
-        model.checkpoint_info = {"lmbda": config.lmbda, "config": config.to_dict()}
-    return model.to(device)
-
-
-def split_parameters(model: torch.nn.Module) -> tuple[list, list]:
-    """(main parameters, entropy-bottleneck quantiles), as CompressAI's ``configure_optimizers``."""
-    main, aux = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            (aux if name.endswith(".quantiles") else main).append(param)
-    return main, aux
-
-
-def make_optimizers(model: torch.nn.Module, config: Config):
-    """The recipe's optimiser, the auxiliary one (None without quantiles) and the LR schedule."""
-    main, aux = split_parameters(model)
-    optimizer = torch.optim.Adam(main, lr=config.lr, amsgrad=bool(config.amsgrad))
-    aux_optimizer = torch.optim.Adam(aux, lr=config.aux_lr) if aux else None
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience, min_lr=config.min_lr
-    )
-    return optimizer, aux_optimizer, scheduler
-
-
-def keep_entropy_models_fp32(model: torch.nn.Module) -> None:
-    """Run entropy models in float32 under autocast: bf16 likelihoods lose the rate (log p) entirely."""
-    from compressai.entropy_models import EntropyModel
-
-    def fp32(forward):
-        @functools.wraps(forward)
-        def wrapped(*args, **kwargs):
-            tensors = [a for a in args if torch.is_tensor(a)]
-            device_type = tensors[0].device.type if tensors else "cpu"
-            cast = [a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args]
-            with torch.autocast(device_type=device_type, enabled=False):
-                return forward(*cast, **kwargs)
-
-        return wrapped
-
-    for module in model.modules():
-        if isinstance(module, EntropyModel):
-            if not getattr(module.forward, "_ndic_fp32", False):
-                module.forward = fp32(module.forward)
-                module.forward._ndic_fp32 = True
 
 
 # ---------------------------------------------------------------------------- data
@@ -208,7 +78,7 @@ def load_datasets(config: Config, distributed_model: bool) -> tuple[Any, Any | N
     def load(split: str):
         opts: dict[str, Any] = {}
         if config.dataset_name == "default":  # NDIC-CAM trains its single-image baselines on the pairs' x too
-            opts["stereo"] = distributed_model or config.family == "ndic_cam"
+            opts["stereo"] = config.trains_on_pairs
         if config.crop and config.dataset_name in ("default", "images", "kodak") and not distributed_model:
             opts["crop"] = config.crop  # random crops for training, centre crops for validation (as STF)
         return data.load(config.dataset_name, split, root=config.dataset_path, size=config.resize, **opts)
@@ -250,50 +120,6 @@ class _Resume(torch.utils.data.Sampler):
         return max(0, len(self.sampler) - self.start)
 
 
-def _seed_worker(worker_id: int) -> None:
-    # torch seeds each worker (and python's random); numpy is seeded from it here
-    np.random.seed(torch.initial_seed() % 2**32)
-
-
-# ---------------------------------------------------------------------------- logs
-class CsvLog:
-    """A CSV file appended to row by row (on rank 0); rows after a resumed step are dropped."""
-
-    def __init__(self, path: Path, columns: list[str], enabled: bool = True) -> None:
-        self.path, self.columns, self.enabled = path, columns, enabled
-
-    def reset(self) -> None:
-        """Forget the rows of an earlier run in the same folder (a run that does not resume starts anew)."""
-        if self.enabled:
-            self.path.unlink(missing_ok=True)
-
-    def truncate_after(self, step: int) -> None:
-        if not self.enabled or not self.path.exists():
-            return
-        with open(self.path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=self.columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_text(self.path, text.getvalue())
-
-    def write(self, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        new = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerow({k: _fmt(v) for k, v in row.items()})
-
-
-def _fmt(value: Any) -> Any:
-    return f"{value:.8g}" if isinstance(value, float) else value
-
-
 def _psnr_from_mse(mse: float) -> float:
     """PSNR of float images in [0, 1] (training monitor; evaluation rounds to 8 bits)."""
     return 10 * math.log10(1 / mse) if mse > 0 else math.inf
@@ -307,6 +133,7 @@ class TrainState:
     batch_in_epoch: int = 0  # batches of the current epoch done
     best_val_loss: float = math.inf
     epoch_loss_sum: float = 0.0  # training loss of the current epoch (the schedule's signal without validation)
+    stale_epochs: int = 0  # epochs since the last new best validation loss (stop_patience counts them)
 
 
 class Trainer:
@@ -325,9 +152,12 @@ class Trainer:
         self.rank, self.world_size, self.local_rank = _init_distributed(cfg)
         self.device = _device(cfg, self.local_rank)
         self.is_main = self.rank == 0
+        self.batch_size = per_process_batch(cfg, self.world_size)  # of this process
+        if cfg.lr_drop_at and cfg.lr_drop_to is None:
+            raise ConfigError(f"lr_drop_at is {cfg.lr_drop_at} but lr_drop_to is not set; give the learning rate")
         seed_everything(cfg.seed + self.rank)
 
-        model_class = type(model) if model is not None else _model_class(cfg.model)
+        model_class = type(model) if model is not None else cfg.model_class
         self.distributed_model = bool(getattr(model_class, "distributed", False))
         if train_set is None:  # data first: a missing dataset fails before a large model is built
             train_set, loaded_val = load_datasets(cfg, self.distributed_model)
@@ -356,6 +186,10 @@ class Trainer:
         self.val_log = CsvLog(self.out_dir / "val_log.csv", VAL_COLUMNS, self.is_main)
         self._writes_checkpoints = writes
         self._last_saved_step = -1
+        if self.is_main:  # temporaries of a run killed while writing a checkpoint (up to ~1 GB each)
+            for name in ("checkpoint.pt", "best.pt"):
+                for path in remove_stale_temporaries(self.out_dir, name):
+                    self._print(f"removed {path.name}, left by a run killed while writing {name}")
         if not self._resume():
             self.step_log.reset()
             self.val_log.reset()
@@ -403,6 +237,7 @@ class Trainer:
         if self.aux_optimizer is not None and ckpt.get("aux_optimizer") is not None:
             self.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        self._apply_new_rates(ckpt.get("config") or {})
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.state = TrainState(**ckpt["state"])
@@ -415,7 +250,23 @@ class Trainer:
         self.step_log.truncate_after(self.state.step)
         self.val_log.truncate_after(self.state.step)
         self._print(f"resumed from {path} at step {self.state.step} (epoch {self.state.epoch})")
+        if self.stop_reason() is not None:  # e.g. a finished run resumed: nothing would be trained, say so
+            self._print(f"that run is over ({self.stop_reason()}): raise steps or epochs to train further")
         return True
+
+    def _apply_new_rates(self, stored: dict[str, Any]) -> None:
+        """A learning rate that differs from the one the checkpoint's run was configured with replaces the
+        optimiser's restored (possibly scheduled) rate: lowering lr is how a run that diverged goes on. The
+        run's config.yaml, its checkpoints and the lr column of its logs then show the new rate."""
+        for name, words, optimizer in (("lr", "learning rate", self.optimizer),
+                                       ("aux_lr", "aux learning rate", self.aux_optimizer)):  # fmt: skip
+            new, old = getattr(self.config, name), stored.get(name)
+            if optimizer is None or new is None or old is None or new == old:
+                continue  # the same configuration: the schedule's rate stays, for an exact continuation
+            was = optimizer.param_groups[0]["lr"]
+            for group in optimizer.param_groups:
+                group["lr"] = new
+            self._print(f"{words} {new:g} replaces the checkpoint's {was:g} (its run was configured with {old:g})")
 
     def _print(self, *args) -> None:
         if self.is_main:
@@ -437,13 +288,13 @@ class Trainer:
             sampler=sampler,
             num_workers=cfg.workers,
             pin_memory=self.device.type == "cuda",
-            worker_init_fn=_seed_worker,
+            worker_init_fn=seed_worker,
             generator=generator,
         )
 
     def batches_per_epoch(self) -> int:
         per_rank = math.ceil(len(self.train_set) / self.world_size)
-        return math.ceil(per_rank / self.config.train_batch_size)
+        return math.ceil(per_rank / self.batch_size)
 
     # ------------------------------------------------------------------ one step
     def _reduce(self, values: torch.Tensor) -> list[float]:
@@ -472,7 +323,7 @@ class Trainer:
                 f"the loss became non-finite at step {self.state.step + 1} (epoch {self.state.epoch}): "
                 + ", ".join(f"{k}={v:.6g}" for k, v in metrics.items())
                 + f". Nothing was saved after it; the last good checkpoint is {self._last_good()}. "
-                "Lower lr, enable clip_max_norm or turn amp off, then continue with --resume."
+                + self._advice()
             )
         self.scaler.scale(losses["loss"]).backward()
         if cfg.clip_max_norm and cfg.clip_max_norm > 0:
@@ -489,6 +340,26 @@ class Trainer:
         metrics["psnr"] = _psnr_from_mse(metrics["mse"])
         metrics["ms_ssim"] = float(losses["ms_ssim"]) if "ms_ssim" in losses else math.nan
         return metrics
+
+    def _advice(self) -> str:
+        """How to go on after a non-finite loss or weights (a new lr given on resume replaces the optimiser's)."""
+        lower = self.optimizer.param_groups[0]["lr"] / 10
+        return (
+            f"To go on, continue with --resume --lr {lower:g} (a tenth of the current rate), "
+            "and/or enable clip_max_norm or turn amp off."
+        )
+
+    def _check_finite_weights(self) -> None:
+        """Refuse to save weights that an optimiser step blew up: that step's loss was still finite, so only
+        the weights show it, and a checkpoint of them would replace the last good one."""
+        finite = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
+        if bool(finite):  # one device synchronisation per checkpoint
+            return
+        bad = next(name for name, p in self.model.named_parameters() if not torch.isfinite(p).all())
+        raise NonFiniteLossError(
+            f"the weights became non-finite at step {self.state.step} (epoch {self.state.epoch}; {bad}, among "
+            f"others maybe) and were not saved; the last good checkpoint is {self._last_good()}. {self._advice()}"
+        )
 
     def _last_good(self) -> str:
         if not self._writes_checkpoints:
@@ -529,7 +400,7 @@ class Trainer:
         if not math.isfinite(metrics["loss"]):
             raise NonFiniteLossError(
                 f"the validation loss is {metrics['loss']} at step {self.state.step}; "
-                f"the last good checkpoint is {self._last_good()}"
+                f"the last good checkpoint is {self._last_good()}. {self._advice()}"
             )
         return metrics
 
@@ -562,6 +433,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if not self.config.save_weights:
             return
+        self._check_finite_weights()  # never replace a good checkpoint by blown-up weights
         ckpt = self.checkpoint()  # every rank takes part (RNG gathering)
         if self.is_main:
             atomic_torch_save(ckpt, self.checkpoint_path)
@@ -570,6 +442,7 @@ class Trainer:
     def _save_best(self, val_loss: float) -> None:
         """The weights with the lowest validation loss (loadable by :func:`load_model`)."""
         if self._writes_checkpoints:
+            self._check_finite_weights()
             ckpt = {
                 "format": CHECKPOINT_FORMAT,
                 "model": self.model.registry_name,
@@ -585,8 +458,19 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def _done(self) -> bool:
-        cfg = self.config
-        return self.state.epoch >= cfg.epochs or (cfg.steps is not None and self.state.step >= cfg.steps)
+        return self.stop_reason() is not None
+
+    def stop_reason(self) -> str | None:
+        """Why training is over (None while it is not): the epochs, the step cap or the patience rule."""
+        cfg, state = self.config, self.state
+        if state.epoch >= cfg.epochs:
+            return f"{cfg.epochs} epochs done"
+        if cfg.steps is not None and state.step >= cfg.steps:
+            return f"{cfg.steps} steps done"
+        if cfg.stop_patience and state.stale_epochs >= cfg.stop_patience:
+            where = f" at the minimum learning rate {cfg.min_lr:g}" if cfg.stop_at_min_lr else ""
+            return f"no new best validation loss in {state.stale_epochs} epochs{where}"
+        return None
 
     def fit(self, callback: Callable[[Trainer, dict], None] | None = None) -> dict[str, float]:
         """Train until ``epochs`` or ``steps``; returns the last validation metrics (or step metrics)."""
@@ -607,17 +491,19 @@ class Trainer:
             if self._last_saved_step != self.state.step:
                 self.save_checkpoint()
             self._check_replicas()
+        self._print(f"stopped at step {self.state.step} (epoch {self.state.epoch}): {self.stop_reason()}")
         return last
 
     def _run_epoch(self, per_epoch: int, bar, callback) -> dict[str, float]:
         """The remaining batches of the current epoch (or fewer, when the step budget runs out)."""
         cfg, state = self.config, self.state
-        batches = iter(self._loader(self.train_set, cfg.train_batch_size, state.epoch, state.batch_in_epoch, True))
+        batches = iter(self._loader(self.train_set, self.batch_size, state.epoch, state.batch_in_epoch, True))
         last: dict[str, float] = {}
         while state.batch_in_epoch < per_epoch:
             if cfg.steps is not None and state.step >= cfg.steps:
                 break  # checked before loading the batch: loading draws the random crops
             tick = time.perf_counter()
+            self._step_down_lr()
             batch = next(batches)
             last = self.train_step(batch)
             state.step += 1
@@ -650,6 +536,24 @@ class Trainer:
         if len(set(sums)) != 1:
             raise RuntimeError(f"the DDP replicas differ after training: parameter sums {sums}")
 
+    def _step_down_lr(self) -> None:
+        """STF's schedule: the learning rate becomes ``lr_drop_to`` once ``lr_drop_at`` steps are done.
+
+        Set from the step count alone, so a resumed run gets the same rate wherever it restarts."""
+        cfg = self.config
+        if cfg.lr_drop_at and self.state.step >= cfg.lr_drop_at:
+            for group in self.optimizer.param_groups:
+                group["lr"] = cfg.lr_drop_to
+
+    def _count_stale_epoch(self, improved: bool, lr_of_epoch: float) -> None:
+        """Epochs without a new best; with ``stop_at_min_lr`` only those run at the minimum learning rate."""
+        cfg, state = self.config, self.state
+        at_min_lr = cfg.min_lr is not None and lr_of_epoch <= cfg.min_lr * (1 + 1e-6)
+        if improved or (cfg.stop_at_min_lr and not at_min_lr):
+            state.stale_epochs = 0
+        else:
+            state.stale_epochs += 1
+
     def _end_epoch(self, last: dict[str, float]) -> dict[str, float]:
         """Validate, step the schedule on the validation loss, keep the best weights, checkpoint."""
         cfg, state = self.config, self.state
@@ -660,10 +564,14 @@ class Trainer:
             tracked = metrics["loss"]
         else:  # no validation set: the schedule follows the mean training loss of the epoch
             metrics, tracked = dict(last), state.epoch_loss_sum / max(state.batch_in_epoch, 1)
-        self.scheduler.step(tracked)
-        if tracked < state.best_val_loss:
+        lr_of_epoch = self.optimizer.param_groups[0]["lr"]
+        if not cfg.lr_drop_at:  # a fixed step-down replaces the plateau schedule
+            self.scheduler.step(tracked)
+        improved = tracked < state.best_val_loss
+        if improved:
             state.best_val_loss = tracked
             self._save_best(tracked)
+        self._count_stale_epoch(improved, lr_of_epoch)
         if cfg.verbose_period > 0 and (state.epoch + 1) % cfg.verbose_period == 0 and self.val_set is not None:
             self._print(
                 f"epoch {state.epoch + 1} step {state.step}: loss {metrics['loss']:.4f} bpp {metrics['bpp_loss']:.4f} "
@@ -680,6 +588,20 @@ class Trainer:
         """Leave the process group (torchrun runs)."""
         if self.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def per_process_batch(config: Config, world_size: int) -> int:
+    """Each process's batch: the global ``train_batch_size`` split over ``world_size`` processes, as the
+    originals' DataParallel splits it, or ``train_batch_size`` itself with ``batch_per_process``."""
+    batch = config.train_batch_size
+    if config.batch_per_process or world_size == 1:
+        return batch
+    if batch % world_size:
+        raise ConfigError(
+            f"train_batch_size {batch} is the global batch and does not divide over {world_size} processes; "
+            f"use a multiple of {world_size} (or batch_per_process: True for {batch} per process)"
+        )
+    return batch // world_size
 
 
 def train(config: Config, model=None, train_set=None, val_set=None, callback=None) -> Trainer:
@@ -704,12 +626,6 @@ def _init_distributed(config: Config) -> tuple[int, int, int]:
     return dist.get_rank(), dist.get_world_size(), local_rank
 
 
-def _model_class(name: str) -> type:
-    from . import models
-
-    return models.get(name)
-
-
 def _device(config: Config, local_rank: int) -> torch.device:
     device = config.resolve_device()
     if device.type == "cuda" and device.index is None:
@@ -728,106 +644,3 @@ def _yaml(values: dict) -> str:
     import yaml
 
     return yaml.safe_dump(values, sort_keys=False)
-
-
-# ---------------------------------------------------------------------------- command line
-_STF_FLAGS = {  # STF train.py's spellings (and short options)
-    "model": ["-m"],
-    "dataset_name": ["-d", "--dataset"],
-    "epochs": ["-e"],
-    "lr": ["-lr", "--learning-rate"],
-    "workers": ["-n", "--num-workers"],
-    "train_batch_size": ["--batch-size"],
-    "val_batch_size": ["--test-batch-size"],
-    "aux_lr": ["--aux-learning-rate"],
-    "crop": ["--patch-size"],
-    "lmbda": ["--lambda"],
-    "resume": ["--checkpoint"],
-    "save_output_path": ["--out-dir"],
-    "distortion_loss": ["--distortion"],
-    "dataset_path": ["--root"],
-}
-
-
-def add_config_arguments(parser: argparse.ArgumentParser, exclude: set[str] = frozenset()) -> None:
-    """A flag for every :class:`Config` field (``--train_batch_size`` and ``--train-batch-size``).
-
-    ``exclude``: option strings the command uses for something else.
-    """
-    parser.add_argument("--config", help="YAML file (NDIC-CAM's configs/config.yaml format accepted)")
-    group = parser.add_argument_group("configuration (each overrides --config)")
-    for f in dataclasses.fields(Config):
-        flags = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])
-        flags += [s for s in _STF_FLAGS.get(f.name, []) if s not in flags]
-        flags = [s for s in flags if s not in exclude]
-        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
-        if f.name in ("resize", "crop"):
-            kwargs.update(nargs="+", type=int, metavar="N")
-        elif f.name == "model_config":
-            kwargs.update(nargs="+", metavar="KEY=VALUE", type=_key_value)
-        elif f.type.startswith("bool"):
-            kwargs.update(nargs="?", const="true", metavar="BOOL")
-        group.add_argument(*flags, **kwargs)
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    import yaml
-
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    return key, yaml.safe_load(value)
-
-
-def checkpoint_config(path: str | os.PathLike) -> Config | None:
-    """The configuration stored in one of our checkpoints (None for an original's file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not (isinstance(ckpt, dict) and ckpt.get("format") == CHECKPOINT_FORMAT and ckpt.get("config")):
-        return None
-    return Config.from_dict(dict(ckpt["config"], resume=False, load_weight=False, model=ckpt["model"]), str(path))
-
-
-def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
-    """``base`` (default: the dataclass defaults), then YAML (``--config``), then every flag given."""
-    values = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(Config)}}
-    if "model_config" in values:
-        values["model_config"] = dict(values["model_config"])
-    if isinstance(values.get("resize"), list) and len(values["resize"]) != 2:
-        raise ConfigError(f"--resize takes HEIGHT WIDTH, got {values['resize']}")
-    config = base or Config()
-    if getattr(args, "config", None):
-        config = config.update(read_config_file(args.config), args.config)
-    return config.update(normalize(values, "the command line"), "the command line")
-
-
-def add_arguments(parser: argparse.ArgumentParser, name: str = "train") -> None:
-    parser.epilog = (
-        "Examples: python -m ndic train --profile quick --model bls17 | "
-        "python -m ndic train --config configs/config.yaml (NDIC-CAM's file) | "
-        "torchrun --nproc_per_node 4 -m ndic train --model stf -d images --root DATA --lambda 0.0035"
-    )
-    add_config_arguments(parser)
-
-
-def run(args: argparse.Namespace, name: str = "train") -> int:
-    config = config_from_args(args).resolved()
-    trainer = None
-    try:
-        if config.train:
-            trainer = Trainer(config)
-            trainer.fit()
-        if config.test and (trainer is None or trainer.is_main):
-            from .evaluate import evaluate_config
-
-            model = trainer.model if trainer is not None else None
-            evaluate_config(config, model=model)
-    except (NonFiniteLossError, ConfigError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        if trainer is not None:
-            trainer.close()
-    return 0

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import ndic  # noqa: F401  (installs the import hooks before a test module imports compressai)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 

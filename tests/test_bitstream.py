@@ -48,6 +48,12 @@ class TinyFactorized(CompressionModel):
         # a nested shape (latent size, padding) exercises the generic JSON storage
         return {"strings": [self.entropy_bottleneck.compress(y)], "shape": (y.size()[-2:], padding)}
 
+    def compressed_shape(self, height, width):
+        """The shape compress() returns for a height x width image (the decoder checks headers against it)."""
+        pad_h, pad_w = -height % 4, -width % 4
+        padding = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
+        return ((height + pad_h) // 4, (width + pad_w) // 4), padding
+
     def decompress(self, strings, shape, **side):
         size, padding = shape
         y_hat = self.entropy_bottleneck.decompress(strings[0], size)
@@ -275,6 +281,111 @@ def test_a_valid_crc_over_a_malformed_header_is_still_caught(coded, tmp_path):
         ndic.decompress_file(model, _write(tmp_path / "odd.ndic", data))
 
 
+# ---------------------------------------------------------------- crafted headers (consistent CRCs)
+
+
+def _craft(path, data: bytes, header_text: bytes | None = None, **changes):
+    """``data`` with header fields replaced and the header CRC recomputed: what a crafted file can do."""
+    _, _, length, _ = bs._PRELUDE.unpack_from(data)
+    header = json.loads(data[bs._PRELUDE.size : bs._PRELUDE.size + length])
+    payload = data[bs._PRELUDE.size + length :]
+    text = header_text if header_text is not None else json.dumps({**header, **changes}).encode()
+    return _write(path, bs._PRELUDE.pack(b"NDIC", bs.FORMAT_VERSION, len(text), zlib.crc32(text)) + text + payload)
+
+
+@pytest.fixture
+def bls17_file(pair, tmp_path):
+    model = _registered("bls17")
+    ndic.compress_file(model, pair[0], tmp_path / "x.ndic")
+    return model, tmp_path / "x.ndic"
+
+
+def test_a_huge_latent_shape_is_refused_before_any_allocation(bls17_file, tmp_path):
+    """The issue's file: 64x128 in the header, a latent shape of 2**20 x 2**20, consistent CRCs."""
+    import tracemalloc
+
+    model, path = bls17_file
+    crafted = _craft(tmp_path / "bomb.ndic", path.read_bytes(), shape=[2**20, 2**20])
+    tracemalloc.start()
+    try:
+        with pytest.raises(bs.CorruptBitstream, match=r"shape \[1048576, 1048576\].*64x128 image.*\[64, 128\]"):
+            ndic.decompress_file(model, crafted)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20  # the file and the header, not the decoder's buffers
+
+
+def test_image_size_in_the_header_is_bounded(bls17_file, tmp_path, monkeypatch):
+    model, path = bls17_file
+    data = path.read_bytes()
+    huge = _craft(tmp_path / "huge.ndic", data, height=100_000, width=100_000, shape=[100_000, 100_000])
+    with pytest.raises(bs.OversizedImage, match=r"100000x100000 = 10,000,000,000 pixels.*NDIC_MAX_PIXELS"):
+        ndic.decompress_file(model, huge)
+    with pytest.raises(bs.OversizedImage, match="NDIC_MAX_PIXELS"):
+        bs.read_header(huge)  # the CLI reads the header first: refused there too
+    # the limit is the reader's: a keyword or the environment variable moves it
+    with pytest.raises(bs.OversizedImage, match=r"64x128 .*limit of 8,000 pixels"):
+        ndic.decompress_file(model, path, max_pixels=8000)
+    monkeypatch.setenv("NDIC_MAX_PIXELS", "8000")
+    with pytest.raises(bs.OversizedImage, match="limit of 8,000 pixels"):
+        ndic.decompress_file(model, path)
+    monkeypatch.setenv("NDIC_MAX_PIXELS", str(64 * 128))
+    assert ndic.decompress_file(model, path).shape == (1, 3, 64, 128)
+
+
+@pytest.mark.parametrize("field, value", [("height", 0), ("width", -3), ("height", True), ("width", 2.5)])
+def test_image_sizes_must_be_positive_ints(bls17_file, tmp_path, field, value):
+    model, path = bls17_file
+    crafted = _craft(tmp_path / "odd.ndic", path.read_bytes(), **{field: value})
+    with pytest.raises(bs.CorruptBitstream, match=f"malformed header.*{field}"):
+        ndic.decompress_file(model, crafted)
+
+
+def test_a_file_holds_one_stream_per_latent(bls17_file, tmp_path):
+    model, path = bls17_file
+    data = path.read_bytes()
+    (n,) = bs.read_header(path)["lengths"][0]
+    split = _craft(tmp_path / "two.ndic", data, lengths=[[n - 8, 8]])  # same payload, cut into two images
+    with pytest.raises(bs.CorruptBitstream, match=r"one stream per latent.*\[2\]"):
+        ndic.decompress_file(model, split)
+    none = _craft(tmp_path / "none.ndic", data[:-n], lengths=[], payload_crc32=zlib.crc32(b""))
+    with pytest.raises(bs.CorruptBitstream, match="no streams"):
+        ndic.decompress_file(model, none)
+
+
+def test_oversized_and_deeply_nested_headers_are_refused(bls17_file, tmp_path):
+    model, path = bls17_file
+    data = path.read_bytes()
+    header = bs.read_header(path)
+    deep = json.dumps({**header, "shape": "@"}).replace('"@"', "[" * 5000 + "]" * 5000).encode()
+    with pytest.raises(bs.CorruptBitstream, match="malformed header"):
+        ndic.decompress_file(model, _craft(tmp_path / "deep.ndic", data, header_text=deep))
+    padded = json.dumps(header).encode() + b" " * bs.MAX_HEADER_BYTES
+    with pytest.raises(bs.CorruptBitstream, match=f"header of {len(padded)} bytes.*at most {bs.MAX_HEADER_BYTES}"):
+        ndic.decompress_file(model, _craft(tmp_path / "long.ndic", data, header_text=padded))
+
+
+def test_the_shape_must_follow_from_the_image_size(coded, tmp_path):
+    model, path, _ = coded
+    data = path.read_bytes()
+    shifted = _craft(tmp_path / "shifted.ndic", data, shape=[[10, 15], [1, 2, 1, 1]])
+    with pytest.raises(bs.CorruptBitstream, match=r"shape \[\[10, 15\].*38x53 image"):
+        ndic.decompress_file(model, shifted)
+    resized = _craft(tmp_path / "resized.ndic", data, height=40, width=56)  # the padded size: its own shape differs
+    with pytest.raises(bs.CorruptBitstream, match="40x56 image"):
+        ndic.decompress_file(model, resized)
+
+
+def test_a_model_without_a_known_shape_layout_is_refused_when_it_encodes(image, tmp_path):
+    class Undeclared(TinyFactorized):
+        compressed_shape = None  # neither the contract's (H, W) nor a compressed_shape() of its own
+
+    with pytest.raises(TypeError, match="compressed_shape"):
+        ndic.compress_file(Undeclared(), image, tmp_path / "x.ndic")
+    assert not (tmp_path / "x.ndic").exists()
+
+
 def test_wrong_model_name(coded, side):
     _, path, _ = coded
     with pytest.raises(bs.WrongModel, match="written by model 'tiny_factorized', not 'tiny_distributed'"):
@@ -388,7 +499,8 @@ SMALL = {"num_filters": 32}
 
 def _registered(name: str):
     torch.manual_seed(0)
-    return ndic.models.build(name, **SMALL).eval()
+    config = ndic.models.get(name).quick_config if name == "wacnn" else SMALL  # wacnn: N/M, not num_filters
+    return ndic.models.build(name, **config).eval()
 
 
 @pytest.fixture
@@ -398,7 +510,7 @@ def pair(tmp_path):
     return _save(wide[:, 3:], tmp_path / "left.png"), _save(wide[:, :-3], tmp_path / "right.png")
 
 
-@pytest.mark.parametrize("name", ["bls17", "ndic_bls17"])
+@pytest.mark.parametrize("name", ["bls17", "ndic_bls17", "wacnn"])
 def test_registered_models_round_trip(name, pair, tmp_path):
     model = _registered(name)
     x_path, y_path = pair
@@ -417,24 +529,25 @@ def test_registered_models_round_trip(name, pair, tmp_path):
 
 
 def test_checkpoint_loader_rebuilds_the_same_model(tmp_path):
+    from ndic.checkpoint import model_for_coding
     from ndic.io import atomic_torch_save
 
     model = _registered("bls17")
     model.update()
     atomic_torch_save({"model": "bls17", "config": model.config, "state_dict": model.state_dict()}, tmp_path / "c.pt")
-    loaded = bs.load_checkpoint_model(tmp_path / "c.pt")
+    loaded = model_for_coding(checkpoint=tmp_path / "c.pt")
     assert type(loaded) is type(model) and loaded.config == model.config
     assert bs.weights_hash(loaded) == bs.weights_hash(model)
-    assert bs.load_model("bls17", checkpoint=tmp_path / "c.pt").config == model.config
+    assert model_for_coding("bls17", checkpoint=tmp_path / "c.pt").config == model.config
     with pytest.raises(ValueError, match="holds a 'bls17' model, not 'ndic_bls17'"):
-        bs.load_model("ndic_bls17", checkpoint=tmp_path / "c.pt")
+        model_for_coding("ndic_bls17", checkpoint=tmp_path / "c.pt")
     # the trainer's layout: the model's config under "model_config", its own training config under "config"
     trainer_layout = {"model": "bls17", "model_config": model.config, "config": {"lmbda": 0.01, "model": "bls17"}}
     atomic_torch_save({**trainer_layout, "state_dict": model.state_dict()}, tmp_path / "trained.pt")
-    assert bs.weights_hash(bs.load_checkpoint_model(tmp_path / "trained.pt")) == bs.weights_hash(model)
+    assert bs.weights_hash(model_for_coding(checkpoint=tmp_path / "trained.pt")) == bs.weights_hash(model)
     atomic_torch_save({"state_dict": model.state_dict()}, tmp_path / "bare.pt")
     with pytest.raises(ValueError, match="not an ndic checkpoint"):
-        bs.load_checkpoint_model(tmp_path / "bare.pt")
+        model_for_coding(checkpoint=tmp_path / "bare.pt")
 
 
 @pytest.mark.slow  # two fresh interpreters, each importing compressai (~15 s of CPU)
@@ -469,10 +582,10 @@ def test_cli_distributed_model_with_untrained_weights_and_errors(pair, tmp_path,
     printed = capsys.readouterr()
     assert "untrained" in printed.err and "bpp" in printed.out
     # without --model the name comes from the file; the side image is required
-    assert main(["decompress", "--config", config, str(tmp_path / "x.ndic"), "-o", str(out)]) == 1
+    assert main(["decompress", "--config", config, str(tmp_path / "x.ndic"), "-o", str(out)]) == 2
     assert "needs the side image" in capsys.readouterr().err and not out.exists()
     other = json.dumps({"num_filters": 48})
-    assert main(["decompress", "--config", other, str(tmp_path / "x.ndic"), "-o", str(out), "--side", y_path]) == 1
+    assert main(["decompress", "--config", other, str(tmp_path / "x.ndic"), "-o", str(out), "--side", y_path]) == 2
     assert "another configuration" in capsys.readouterr().err and not out.exists()
     assert main(["decompress", "--config", config, str(tmp_path / "x.ndic"), "-o", str(out), "--side", y_path]) == 0
     expected = ndic.decompress_file(_registered("ndic_bls17"), tmp_path / "x.ndic", side=y_path)

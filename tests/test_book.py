@@ -4,9 +4,12 @@ The build is ``jupyter-book build . -W -n --keep-going`` into ``_build`` (what `
 reuses Jupyter Book's execution cache and Sphinx's incremental build; on a fresh checkout it executes
 every notebook once. A clean build leaves a stamp (``_build/.book_ok``); while the stamp is newer than
 every source of the book (chapters, notebooks, ``ndic/``, ``results/``, benchmark CSVs, configuration),
-the build is reused as it is. Chromium (Debian's, driven by Playwright)
-then checks that every image of every page loads, that the RD figures and the tables of the results and
-RD-curve pages are there, and saves screenshots in ``_build/screenshots/``.
+the build is reused as it is. Chromium (Debian's, driven by Playwright, with every request outside
+the build refused, as on an offline GPU node) then opens every page of ``_toc.yml`` and fails on raw TeX
+(MathJax must render from the build itself), a broken image, a table wider than its column outside a
+scroll container, an empty table, or a path of the machine that built the book; it also checks that the
+RD figures and the tables of the results and RD-curve pages are there, and saves screenshots in
+``_build/screenshots/``.
 
 Select it with ``-m book``; deselect with ``-m "not book"``.
 """
@@ -39,7 +42,18 @@ BUILD = ROOT / "_build"
 HTML = BUILD / "html"
 SCREENSHOTS = BUILD / "screenshots"
 STAMP = BUILD / ".book_ok"
-SOURCES = ["book", "notebooks", "ndic", "results", "benchmarks/results", "_config.yml", "_toc.yml", "references.bib"]
+SOURCES = [
+    "book",
+    "notebooks",
+    "ndic",
+    "results",
+    "benchmarks/results",
+    "_config.yml",
+    "_toc.yml",
+    "references.bib",
+    "_static",
+    "_ext",
+]
 # pages whose figures are RD curves, and whose tables must have rows
 RD_PAGES = ["book/results", "notebooks/05_rd_curves"]
 TABLE_PAGES = ["book/results", "notebooks/05_rd_curves", "book/performance", "notebooks/04_baselines"]
@@ -106,11 +120,66 @@ def browser():
 
 
 def open_page(browser, html: Path, page_name: str):
+    """The page, opened offline: every request that leaves the build folder is refused."""
     path = html / f"{page_name}.html"
     assert path.is_file(), f"{path} was not built (is {page_name} in _toc.yml?)"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    inside = html.resolve().as_uri()
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(inside) else route.abort())
     page.goto(path.as_uri(), wait_until="load")
     return page
+
+
+def wait_for_math(page) -> None:
+    """Wait until MathJax has typeset the page (at once where MathJax did not load or is absent)."""
+    page.evaluate(
+        "async () => { if (window.MathJax && MathJax.startup && MathJax.startup.promise)"
+        " await MathJax.startup.promise; }"
+    )
+
+
+# text on a page that would be TeX MathJax did not render (in prose: code blocks may show TeX on purpose)
+RAW_TEX_SCRIPT = r"""() => {
+  const article = document.querySelector('article');
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  const found = [];
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement.closest('pre, code, .highlight, mjx-container, script, style')) continue;
+    const text = node.textContent;
+    for (const mark of ['\\(', '\\)', '\\[', '$$']) {
+      if (text.includes(mark)) found.push(text.trim().slice(0, 80));
+    }
+  }
+  return found;
+}"""
+
+# tables wider than the text column with no scrolling container between them and the column
+WIDE_TABLES_SCRIPT = """() => {
+  const article = document.querySelector('article');
+  const column = article.getBoundingClientRect().width;
+  const bad = [];
+  for (const table of article.querySelectorAll('table')) {
+    const width = table.getBoundingClientRect().width;
+    if (width === 0 || width <= column + 1) continue;
+    let scrolls = false;
+    for (let el = table.parentElement; el && el !== article; el = el.parentElement) {
+      const overflow = getComputedStyle(el).overflowX;
+      if ((overflow === 'auto' || overflow === 'scroll') && el.getBoundingClientRect().width <= column + 1) {
+        scrolls = true;
+        break;
+      }
+    }
+    if (!scrolls) bad.push(`wide table: ${Math.round(width)} px in a ${Math.round(column)} px column`);
+  }
+  return bad;
+}"""
+
+
+def local_paths() -> list[str]:
+    """Strings that only a path of the machine that built the book would contain."""
+    marks = [str(ROOT.resolve()), str(ROOT), "/root/", "/work/", "../shared", str(Path.home()) + "/"]
+    return sorted({mark for mark in marks if mark not in ("/", "")})
 
 
 def images(page) -> list[dict]:
@@ -126,15 +195,67 @@ def table_rows(page) -> list[int]:
     return page.eval_on_selector_all("article table", "els => els.map(t => t.querySelectorAll('tbody tr').length)")
 
 
-def test_every_page_was_built_and_its_images_load(built_book, browser):
-    broken = {}
+def check_page(page, source: Path) -> list[str]:
+    """What is wrong with an open page: broken images, raw TeX, wide tables, empty tables, and paths of the
+    build machine in its HTML file ``source`` (the live page has absolute file:// URLs of its own)."""
+    problems = [f"image does not load: {i['src']}" for i in images(page) if not (i["complete"] and i["width"] > 0)]
+    wait_for_math(page)
+    problems += [f"raw TeX: {text!r}" for text in page.evaluate(RAW_TEX_SCRIPT)]
+    problems += page.evaluate(WIDE_TABLES_SCRIPT)
+    problems += [f"a table without rows ({rows} rows)" for rows in table_rows(page) if rows == 0]
+    html = source.read_text(errors="replace")
+    problems += [f"build-machine path {mark!r} in the page" for mark in local_paths() if mark in html]
+    return problems
+
+
+def test_every_page_reads_well_offline(built_book, browser):
+    """Every page of _toc.yml: images load, formulas render, tables fit or scroll, no local paths."""
+    found = {}
     for name in toc_pages():
         page = open_page(browser, built_book, name)
-        bad = [image["src"] for image in images(page) if not (image["complete"] and image["width"] > 0)]
-        if bad:
-            broken[name] = bad
+        problems = check_page(page, built_book / f"{name}.html")
         page.close()
-    assert not broken, f"images that do not load: {broken}"
+        if problems:
+            found[name] = problems
+    assert not found, "pages with problems:\n" + "\n".join(f"{name}: {p}" for name, p in found.items())
+
+
+def test_formulas_render_from_the_build(built_book, browser):
+    """MathJax comes from the build (no CDN) and typesets the formulas of a page that has some."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    mathjax_path = config["sphinx"]["config"]["mathjax_path"]
+    assert "://" not in mathjax_path, f"mathjax_path is a URL ({mathjax_path}): the book must serve MathJax itself"
+    assert (built_book / "_static" / mathjax_path).is_file(), f"_static/{mathjax_path} is missing from the build"
+    page = open_page(browser, built_book, "notebooks/02_train")
+    wait_for_math(page)
+    rendered = page.eval_on_selector_all("article mjx-container", "els => els.length")
+    page.close()
+    assert rendered > 0, "no formula was rendered by MathJax on notebooks/02_train"
+
+
+def test_the_page_check_catches_each_problem(browser, tmp_path):
+    """The checks of test_every_page_reads_well_offline fail on each problem they look for."""
+    cases = {
+        "raw TeX": r"<p>the loss \(L = R + \lambda D\)</p>",
+        "wide table": "<table style='width:3000px'><tbody><tr><td>x</td></tr></tbody></table>",
+        "without rows": "<table><thead><tr><th>x</th></tr></thead><tbody></tbody></table>",
+        "build-machine path": f"<p>{ROOT.resolve()}/results/kodak/bpg.csv</p>",
+        "image does not load": "<img src='missing.png'>",
+    }
+    (tmp_path / "fine.html").write_text(
+        "<html><body><article><p>fine</p>"
+        "<div style='overflow-x:auto'><table style='width:3000px'><tbody>"
+        "<tr><td>x</td></tr></tbody></table></div></article></body></html>"
+    )
+    page = open_page(browser, tmp_path, "fine")
+    assert check_page(page, tmp_path / "fine.html") == []
+    page.close()
+    for problem, body in cases.items():
+        (tmp_path / "case.html").write_text(f"<html><body><article>{body}</article></body></html>")
+        page = open_page(browser, tmp_path, "case")
+        found = check_page(page, tmp_path / "case.html")
+        page.close()
+        assert any(problem in text for text in found), f"{problem}: not caught ({found})"
 
 
 @pytest.mark.parametrize("name", RD_PAGES)

@@ -2,12 +2,16 @@
 """ndic.config: NDIC-CAM's YAML as it is, STF's flags, papermill strings, profiles, clear errors."""
 
 import argparse
+import contextlib
+import re
+import signal
 
 import pytest
 import torch
 
+from ndic.cli.config_args import config_from_args
+from ndic.cli.train import add_arguments
 from ndic.config import Config, ConfigError, known_keys, load_config
-from ndic.train import add_arguments, config_from_args
 
 # The configuration blocks of NDIC-CAM's README (ipc-lab/NDIC-CAM, "Configurations"), typed in as printed,
 # in order: Dataset, Model, Training, Weight parameters, Test.
@@ -131,7 +135,7 @@ def test_papermill_strings_and_aliases_are_coerced():
     assert config.lmbda == 3e-5 and config.train_batch_size == 8 and config.amp is True
     assert config.resize == [64, 128]
     assert config.resolved().dataset_name == "cityscape"
-    with pytest.raises(ConfigError, match="train_batch_size must be int"):
+    with pytest.raises(ConfigError, match="train_batch_size must be a whole number, got 'eight'"):
         Config(train_batch_size="eight")
     with pytest.raises(ConfigError, match="twice"):
         Config.from_dict({"lambda": 0.1, "lmbda": 0.2})
@@ -184,3 +188,84 @@ def test_cli_flags_stf_spellings_and_yaml_precedence(tmp_path):
 def test_an_image_folder_as_dataset_is_stf_style(tmp_path):
     config = Config(model="stf", dataset_name=str(tmp_path)).resolved()
     assert config.dataset_name == "images" and config.dataset_path == str(tmp_path)
+
+
+# ---------------------------------------------------------------------------- values refused in words
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"crop": 0}, "crop must be a positive size"),
+        ({"crop": [256, -1]}, "crop must be a positive size"),
+        ({"checkpoint_every": -1}, "checkpoint_every must be 0 (only at the end of each epoch) or positive"),
+        ({"val_every": -3}, "val_every must be 0 (only at the end of each epoch) or positive"),
+        ({"lr": float("inf")}, "lr must be a finite positive number, got inf"),
+        ({"aux_lr": float("nan")}, "aux_lr must be a finite positive number, got nan"),
+        ({"alpha": float("nan")}, "alpha must be a finite non-negative number, got nan"),
+        ({"beta": -1}, "beta must be a finite non-negative number, got -1"),
+        ({"lambda": float("-inf")}, "lambda (lmbda) must be a finite positive number, got -inf"),
+        ({"clip_max_norm": float("inf")}, "clip_max_norm must be a finite number, 0 (no clipping) or positive"),
+    ],
+)
+def test_values_that_cannot_work_are_refused_in_words(values, words):
+    with pytest.raises(ConfigError) as error:
+        Config.from_dict(dict(values, model="bls17")).resolved()
+    assert words in str(error.value)
+
+
+def test_yaml_values_are_checked_where_they_are_written(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("lr: .inf\n")
+    with pytest.raises(ConfigError, match="lr must be a finite positive number, got inf"):
+        load_config(path).resolved()
+    path.write_text("lr: [1e-4]\n")  # a list where a number belongs: the file and the key are named
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: lr must be a number, got ['1e-4']")):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"^the command line: lambda must be a number, got 'abc'$"):
+        Config.from_dict({"lambda": "abc"}, "the command line")
+
+
+# ---------------------------------------------------------------------------- YAML alias bombs
+BILLION_LAUGHS = "model_config:\n  a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)
+)
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int):
+    """TimeoutError when the block runs longer (a hang fails the test instead of stalling the suite)."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS)  # 9**10 values once its aliases are expanded: hours and gigabytes
+    with _deadline(20), pytest.raises(ConfigError, match=r"expands through its aliases .* more than 100000 values"):
+        load_config(path).to_dict()  # to_dict copies every value, as writing the run's config.yaml does
+    path.write_text("model_config: &loop {depths: *loop}\n")
+    with pytest.raises(ConfigError, match="refers to itself"):
+        load_config(path)
+
+
+def test_yaml_aliases_of_reasonable_size_still_work(tmp_path):
+    path = tmp_path / "anchors.yaml"
+    path.write_text("resize: &size [64, 128]\nmodel_config: {image_size: *size}\n")
+    config = load_config(path)
+    assert config.resize == [64, 128] and config.model_config == {"image_size": [64, 128]}
+
+
+def test_default_run_folder_is_under_the_checkouts_runs():
+    from ndic.paths import RUNS, project_root
+
+    config = Config(model="bls17", profile="quick").resolved()
+    assert config.out_dir == project_root() / RUNS / config.experiment_name
+    assert Config(model="bls17", save_output_path="elsewhere").resolved().out_dir.name == "elsewhere"

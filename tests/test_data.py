@@ -185,7 +185,7 @@ def test_kitti_split_lists_and_missing_data(shared_data, tmp_path):
     )
     with pytest.raises(data.DatasetNotFoundError, match="data_prep.splits --root"):
         data.load("kitti_stereo", "test", root=tmp_path)
-    with pytest.raises(data.DatasetNotFoundError, match="--general-train"):
+    with pytest.raises(data.DatasetNotFoundError, match=r"KITTI_general_train\.txt not found.*fetches the published"):
         data.load("kitti_general", "train", root=tmp_path)
     lines = [
         "data_scene_flow_multiview/testing/image_2/000000_10.png",
@@ -246,6 +246,24 @@ def test_load_rejects_bad_requests():
     with pytest.raises(ValueError, match="root=None"):
         data.load("default", "test", root="somewhere")
     assert set(data.names()) >= {"kitti_stereo", "kitti_general", "cityscape", "kodak", "images", "default"}
+
+
+@pytest.mark.parametrize("name", ["kodak", "clic_professional", "tecnick"])
+def test_evaluation_image_sets_load_full_images_or_say_how_to_get_them(name, tmp_path):
+    root = tmp_path / name
+    with pytest.raises(data.DatasetNotFoundError, match=rf"{name} not found.*python -m data_prep\.{name} --root"):
+        data.load(name, "test", root=root)
+    assert data.default_root(name).name == name
+    root.mkdir()
+    image = np.random.default_rng(3).integers(0, 256, (36, 52, 3), dtype=np.uint8)
+    write_png(root / "b.png", image)
+    write_png(root / "a.png", image[::-1])
+    dataset = data.load(name, "test", root=root)
+    assert dataset.ids == ["a", "b"] and not dataset.stereo
+    assert torch.equal(dataset[1], torch.from_numpy(image).permute(2, 0, 1).float() / 255)  # full size, unscaled
+    assert data.load(name, "test", root=root, crop=32)[0].shape == (3, 32, 32)
+    with pytest.raises(ValueError, match="only split is 'test'"):
+        data.load(name, "train", root=root)
 
 
 # --------------------------------------------------------------------------------- embedded default

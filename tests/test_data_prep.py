@@ -1,7 +1,10 @@
 """data_prep and ndic.data.splits: NDIC-CAM's lists regenerated, resumable downloads, the import commands."""
 
+import dataclasses
 import hashlib
 import http.server
+import io
+import shutil
 import subprocess
 import sys
 import threading
@@ -10,12 +13,13 @@ import zipfile
 import imagecodecs
 import numpy as np
 import pytest
+import torch
 
 import ndic.data as data
 from conftest import ROOT
-from data_prep import cityscape, images, kitti, kodak, middlebury
+from data_prep import _image_set, cityscape, clic_professional, images, kitti, kodak, middlebury, tecnick
 from data_prep import splits as splits_command
-from data_prep.download import ChecksumError, download, extract_zip
+from data_prep.download import ChecksumError, download, extract_zip, git_blob_id
 from ndic.data import splits as rules
 
 SPLIT_FILES = [rules.list_name("stereo", s) for s in ("train", "val", "test")] + [
@@ -108,34 +112,108 @@ def test_kitti_general_substitute_train_list(fake_kitti):
     assert len({x for x, _ in first}) == len(first)  # each image compressed once
 
 
-def test_splits_command_writes_the_published_lists(fake_kitti, shared_data, tmp_path, capsys):
-    out = tmp_path / "lists"
-    code = splits_command.main(
-        ["--root", str(fake_kitti), "--out", str(out), "--lists-from", str(shared_data / "splits"), "--general-train"]
-    )
-    assert code == 0
+def _git_blob(data: bytes) -> str:
+    """git's object id of a file with this content, computed here independently of data_prep."""
+    return hashlib.sha1(b"blob " + str(len(data)).encode() + b"\0" + data).hexdigest()
+
+
+def _stand_in_train_list(fake_kitti) -> bytes:
+    """Bytes standing in for the published KITTI General train list (the real one is not in ../shared)."""
+    return rules.format_list(rules.kitti_general_sample(fake_kitti, seed=7)).encode()
+
+
+def test_the_published_train_list_is_pinned_by_its_git_blob():
+    train = rules.PUBLISHED_LISTS["KITTI_general_train.txt"]
+    assert train.git_blob == "23ef51dbb6e10ed93ed545609f7a47e59416fc1c"
+    assert "/ipc-lab/NDIC-CAM/7aafef46bdd26acf28b434344c54a4a38dd2585b/dataset/data_paths/" in train.url
+
+
+def test_splits_command_copies_lists_and_labels_the_substitute(fake_kitti, shared_data, tmp_path, capsys):
+    out, lists = tmp_path / "lists", ["--lists-from", str(shared_data / "splits")]
+    # ../shared holds the val/test lists only: the train list is reported missing, the others are written
+    assert splits_command.main(["--root", str(fake_kitti), "--out", str(out), *lists]) == 2
+    report = capsys.readouterr().out
+    assert "has no KITTI_general_train.txt" in report and "--general-train-substitute" in report
+    assert not (out / "KITTI_general_train.txt").exists()
     for name in SPLIT_FILES:
         assert (out / name).read_bytes() == (shared_data / "splits" / name).read_bytes(), name
-    assert capsys.readouterr().out.count("identical to the published list") == 3
-    assert "never published" in (out / "KITTI_general_train.README").read_text()
+    assert report.count("identical to the published list") == 3
+
+    code = splits_command.main(["--root", str(fake_kitti), "--out", str(out), *lists, "--general-train-substitute"])
+    assert code == 0
+    assert "SUBSTITUTE drawn by this project (seed 0)" in capsys.readouterr().out
+    assert "is NOT the published list" in (out / "KITTI_general_train.README").read_text()
     assert rules.check_kitti_general(rules.read_list(out / "KITTI_general_train.txt")) == []
+    train = data.load("kitti_general", "train", root=fake_kitti, lists=out)
+    assert (
+        train.info["substitute"]
+        and not data.load("kitti_general", "val", root=fake_kitti, lists=out).info["substitute"]
+    )
 
 
-def test_splits_command_downloads_and_checks_general_lists(fake_kitti, shared_data, tmp_path, monkeypatch, capsys):
+def test_splits_command_fetches_the_published_train_list(
+    fake_kitti, shared_data, tmp_path, monkeypatch, capsys, server
+):
+    server.payload = _stand_in_train_list(fake_kitti)
     published = {
         name: rules.PublishedList((shared_data / "splits" / name).as_uri(), entry.sha256, entry.pairs)
         for name, entry in rules.PUBLISHED_LISTS.items()
     }
+    published["KITTI_general_train.txt"] = rules.PublishedList(_url(server), None, None, _git_blob(server.payload))
     monkeypatch.setattr(rules, "PUBLISHED_LISTS", published)
     out = tmp_path / "fetched"
-    assert splits_command.main(["--root", str(fake_kitti), "--out", str(out), "--quiet"]) == 0
+    assert splits_command.main(["--root", str(fake_kitti), "--out", str(out), "--quiet"]) == 0  # the default
+    assert (out / "KITTI_general_train.txt").read_bytes() == server.payload
     assert (out / "KITTI_general_test.txt").read_bytes() == (shared_data / "splits/KITTI_general_test.txt").read_bytes()
+    assert "KITTI_general_train.txt: " + str(len(server.payload.splitlines()) // 2) in capsys.readouterr().out
+    assert not (out / "KITTI_general_train.README").exists()
+
+    # a substitute written earlier is replaced by the published list, and stays if the fetch fails
+    substitute = tmp_path / "substitute"
+    args = ["--root", str(fake_kitti), "--out", str(substitute), "--quiet"]
+    assert splits_command.main([*args, "--general-train-substitute"]) == 0
+    drawn = (substitute / "KITTI_general_train.txt").read_bytes()
+    assert drawn != server.payload
     wrong = dict(published)
-    wrong["KITTI_general_val.txt"] = rules.PublishedList(published["KITTI_general_val.txt"].url, "0" * 64, 912)
+    wrong["KITTI_general_train.txt"] = rules.PublishedList(_url(server), None, None, "0" * 40)
     monkeypatch.setattr(rules, "PUBLISHED_LISTS", wrong)
-    assert splits_command.main(["--root", str(fake_kitti), "--out", str(tmp_path / "bad"), "--quiet"]) == 1
-    assert "sha256" in capsys.readouterr().out
-    assert not (tmp_path / "bad" / "KITTI_general_val.txt").exists()
+    capsys.readouterr()
+    assert splits_command.main(args) == 2
+    report = capsys.readouterr().out
+    assert "git blob id is " + _git_blob(server.payload) in report and "0" * 40 in report
+    assert (substitute / "KITTI_general_train.txt").read_bytes() == drawn
+    assert (substitute / "KITTI_general_train.README").is_file()
+    monkeypatch.setattr(rules, "PUBLISHED_LISTS", published)
+    assert splits_command.main(args) == 0
+    assert "replaces this project's substitute" in capsys.readouterr().out
+    assert (substitute / "KITTI_general_train.txt").read_bytes() == server.payload
+    assert not (substitute / "KITTI_general_train.README").exists()
+    assert not data.load("kitti_general", "train", root=fake_kitti, lists=substitute).info["substitute"]
+
+
+def test_splits_command_refuses_lists_that_fail_their_checksums(fake_kitti, shared_data, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("KITTI_general_val.txt", "KITTI_general_test.txt"):
+        (source / name).write_bytes((shared_data / "splits" / name).read_bytes())
+    (source / "KITTI_general_train.txt").write_bytes(_stand_in_train_list(fake_kitti))
+    published = {
+        name: rules.PublishedList((source / name).as_uri(), entry.sha256, entry.pairs, entry.git_blob)
+        for name, entry in rules.PUBLISHED_LISTS.items()
+        if "general" in name
+    }
+    train = _git_blob((source / "KITTI_general_train.txt").read_bytes())
+    published["KITTI_general_train.txt"] = rules.PublishedList(
+        (source / "KITTI_general_train.txt").as_uri(), None, None, train
+    )
+    published["KITTI_general_val.txt"] = rules.PublishedList(published["KITTI_general_val.txt"].url, "0" * 64, 912)
+    monkeypatch.setattr(rules, "PUBLISHED_LISTS", {**rules.PUBLISHED_LISTS, **published})
+    for extra in ([], ["--lists-from", str(source)]):
+        out = tmp_path / f"bad{len(extra)}"
+        assert splits_command.main(["--root", str(fake_kitti), "--out", str(out), "--quiet", *extra]) == 2
+        assert "sha256" in capsys.readouterr().out
+        assert not (out / "KITTI_general_val.txt").exists()
+        assert (out / "KITTI_general_train.txt").is_file() and (out / "KITTI_general_test.txt").is_file()
     assert splits_command.main(["--root", str(tmp_path / "empty")]) == 2
 
 
@@ -218,6 +296,18 @@ def test_download_rejects_bad_checksums_and_missing_files(server, tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(RuntimeError, match="HTTP 404"):
         download(_url(server).replace("file.bin", "absent.bin"), tmp_path / "absent.bin", progress=False)
+
+
+def test_git_blob_id_matches_git_and_checks_downloads(server, tmp_path):
+    dest = download(_url(server), tmp_path / "file.bin", git_blob=_git_blob(server.payload), progress=False)
+    assert git_blob_id(dest) == _git_blob(server.payload)
+    git = shutil.which("git")
+    if git is not None:  # git itself as the reference
+        result = subprocess.run([git, "hash-object", str(dest)], capture_output=True, text=True, check=True)
+        assert git_blob_id(dest) == result.stdout.strip()
+    with pytest.raises(ChecksumError, match="git blob id is"):
+        download(_url(server), tmp_path / "other.bin", git_blob="f" * 40, progress=False)
+    assert not (tmp_path / "other.bin").exists() and not (tmp_path / "other.bin.part").exists()
 
 
 def test_download_resumes_file_urls(tmp_path):
@@ -318,6 +408,75 @@ def test_images_command_splits_a_folder(tmp_path):
     assert len(test) == 2 and test.ids == data.load("images", "test", root=tmp_path / "b").ids
     assert len(data.load("images", "train", root=tmp_path / "a", crop=32)) == 8
     assert images.main(["--root", str(tmp_path / "c")]) == 2
+
+
+def _zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_tecnick_command_downloads_the_rgb_originals(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tecnick, "TECNICK", dataclasses.replace(tecnick.TECNICK, count=3, size=(24, 16)))
+    members = {f"testimages/RGB/RGB_OR_1200x1200/RGB_OR_1200x1200_{i:03d}.png": _png(i, (24, 16, 3)) for i in (1, 2, 3)}
+    members["testimages/RGB/RGB_R02_0600x0600/RGB_R02_0600x0600_001.png"] = _png(9, (12, 8, 3))  # downsampled: skipped
+    members["testimages/GRAY/GRAY_OR_1200x1200/GRAY_OR_1200x1200_001.png"] = _png(8, (24, 16))
+    members["__MACOSX/testimages/RGB/RGB_OR_1200x1200/._RGB_OR_1200x1200_001.png"] = b"resource fork"
+    server.payload = _zip_bytes(members)
+    root = tmp_path / "tecnick"
+    assert tecnick.main(["--root", str(root), "--url", _url(server), "--quiet"]) == 0
+    assert sorted(p.name for p in root.iterdir()) == [f"RGB_OR_1200x1200_00{i}.png" for i in (1, 2, 3)]  # zip removed
+    images = data.load("tecnick", "test", root=root)
+    assert images.ids == [f"RGB_OR_1200x1200_00{i}" for i in (1, 2, 3)]
+    assert images[1].shape == (3, 24, 16)  # full size, as Kodak
+    expected = torch.from_numpy(imagecodecs.png_decode(members[next(iter(members))])).permute(2, 0, 1) / 255
+    assert torch.equal(images[0], expected)
+    assert tecnick.main(["--root", str(root), "--url", _url(server), "--quiet"]) == 0
+    assert "already present" in capsys.readouterr().out and len(server.ranges) == 1  # nothing fetched again
+
+    wrong = tmp_path / "wrong"  # a folder of images of another size is refused with a line naming the size
+    wrong.mkdir()
+    for i in range(3):
+        (wrong / f"{i}.png").write_bytes(_png(i, (16, 16, 3)))
+    capsys.readouterr()
+    assert tecnick.main(["--root", str(tmp_path / "t2"), "--from", str(wrong)]) == 2
+    assert "16x16 is not a Tecnick SAMPLING RGB image size (24x16)" in capsys.readouterr().out
+
+
+def test_clic_command_imports_a_zip_or_a_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(
+        clic_professional, "CLIC_PROFESSIONAL", dataclasses.replace(clic_professional.CLIC_PROFESSIONAL, count=2)
+    )
+    source = tmp_path / "downloads"
+    source.mkdir()
+    members = {"valid/alberto-montalesi-176097.png": _png(0, (20, 30, 3)), "valid/ales-krivec-4.png": _png(1)}
+    (source / "professional_valid_2020.zip").write_bytes(_zip_bytes({**members, "valid/._ales-krivec-4.png": b"x"}))
+    root = tmp_path / "clic"
+    assert clic_professional.main(["--root", str(root), "--from", str(source), "--quiet"]) == 0
+    assert (source / "professional_valid_2020.zip").is_file()  # a zip given with --from is kept
+    images = data.load("clic_professional", "test", root=root)
+    assert images.ids == ["alberto-montalesi-176097", "ales-krivec-4"] and images[1].shape == (3, 40, 80)
+    with pytest.raises(ValueError, match="only split is 'test'"):
+        data.load("clic_professional", "val", root=root)
+    linked = tmp_path / "linked"
+    assert clic_professional.main(["--root", str(linked), "--from", str(root)]) == 0
+    assert all(p.is_symlink() for p in linked.iterdir())
+    capsys.readouterr()
+    (source / "professional_valid_2020.zip").write_bytes(_zip_bytes({"valid/only-one.png": _png(2)}))
+    assert clic_professional.main(["--root", str(tmp_path / "c3"), "--from", str(source), "--quiet"]) == 2
+    assert "1 images found, 2 expected" in capsys.readouterr().out
+    (source / "professional_valid_2020.zip").write_bytes(_zip_bytes({"../../escape.png": _png(3)}))
+    with pytest.raises(ValueError, match="outside"):
+        # the select keeps only file names, so extraction itself must refuse an escaping path
+        _image_set.prepare(
+            dataclasses.replace(clic_professional.CLIC_PROFESSIONAL, select=lambda name: name),
+            _image_set.parser(clic_professional.CLIC_PROFESSIONAL, "").parse_args(
+                ["--root", str(tmp_path / "c4"), "--from", str(source), "--quiet"]
+            ),
+        )
+    assert not (tmp_path / "escape.png").exists()
 
 
 def test_commands_run_as_files():

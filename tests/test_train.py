@@ -13,9 +13,11 @@ from pytorch_msssim import ms_ssim
 
 import ndic.io
 from ndic import models
+from ndic.checkpoint import load_model
 from ndic.config import Config, load_config
 from ndic.losses import RateDistortionLoss
-from ndic.train import NonFiniteLossError, Trainer, keep_entropy_models_fp32, load_model
+from ndic.optim import keep_entropy_models_fp32
+from ndic.train import NonFiniteLossError, Trainer
 
 # a small NDIC-CAM baseline on 64x128 crops of the embedded stereo pairs: fast, and it learns
 SMALL = dict(profile="quick", model="bls17", num_filters=8, resize=[64, 128], distortion="MSE", lmbda=0.01,
@@ -174,6 +176,56 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_p
     assert len((tmp_path / "train_log.csv").read_text().splitlines()) == 1 + 3
 
 
+def test_weights_that_blow_up_are_never_checkpointed(tmp_path):
+    """An optimiser step can leave inf/NaN weights while its own loss was finite: that checkpoint is refused."""
+    trainer = Trainer(small_config(tmp_path, steps=10, checkpoint_every=1, val_split="none"))
+    step = trainer.optimizer.step
+
+    def blow_up(*args, **kwargs):
+        result = step(*args, **kwargs)
+        if trainer.state.step == 2:  # inside the third step, after its (finite) loss was computed
+            with torch.no_grad():
+                next(trainer.model.parameters()).fill_(math.inf)
+        return result
+
+    trainer.optimizer.step = blow_up
+    with pytest.raises(NonFiniteLossError, match=r"weights became non-finite at step 3.*checkpoint.pt \(step 2\)"):
+        trainer.fit()
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert ckpt["step"] == 2 and all(torch.isfinite(t).all() for t in ckpt["state_dict"].values())
+
+
+def test_resume_applies_a_new_learning_rate_and_records_it(tmp_path, capsys):
+    first = Trainer(small_config(tmp_path, steps=2, val_split="none"))
+    first.fit()
+    for group in first.optimizer.param_groups:  # as the plateau schedule would have lowered it
+        group["lr"] = 3e-4
+    first.save_checkpoint()
+    same = Trainer(small_config(tmp_path, steps=2, val_split="none", resume=True))
+    assert {g["lr"] for g in same.optimizer.param_groups} == {3e-4}  # unchanged lr: the schedule's rate stays
+    assert "that run is over (2 steps done): raise steps or epochs" in capsys.readouterr().out  # nothing to train
+
+    resumed = Trainer(small_config(tmp_path, steps=4, val_split="none", resume=True, lr=2e-5))
+    assert {g["lr"] for g in resumed.optimizer.param_groups} == {2e-5}
+    assert "learning rate 2e-05 replaces the checkpoint's 0.0003" in capsys.readouterr().out
+    resumed.fit()
+    rows = [line.split(",") for line in (tmp_path / "train_log.csv").read_text().splitlines()]
+    lr = rows[0].index("lr")
+    assert [float(row[lr]) for row in rows[1:]] == [1e-3, 1e-3, 2e-5, 2e-5]
+    assert load_config(tmp_path / "config.yaml").lr == 2e-5
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["config"]["lr"] == 2e-5
+
+
+def test_the_non_finite_advice_names_a_lower_learning_rate(tmp_path):
+    def poison(trainer, metrics):
+        with torch.no_grad():
+            next(trainer.model.parameters()).fill_(math.nan)
+
+    trainer = Trainer(small_config(tmp_path, steps=3, checkpoint_every=1, lr=1e-3, val_split="none"))
+    with pytest.raises(NonFiniteLossError, match=r"continue with --resume --lr 0\.0001"):
+        trainer.fit(poison)
+
+
 def test_a_checkpoint_file_is_never_partial(tmp_path, monkeypatch):
     trainer = Trainer(small_config(tmp_path, steps=2, checkpoint_every=1))
     trainer.fit()
@@ -224,7 +276,7 @@ def _ddp_worker(rank: int, world: int, runs: list[tuple[int, str, dict]]) -> Non
         # what torchrun sets for each process
         os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
                           MASTER_PORT=str(port))  # fmt: skip
-        settings = dict(SMALL, out_dir=out_dir, steps=3, device="cpu", train_batch_size=1, **overrides)
+        settings = dict(SMALL, out_dir=out_dir, steps=3, device="cpu", train_batch_size=2, **overrides)
         trainer = Trainer(load_config(None, **settings))
         trainer.fit()  # raises if the replicas differ at the end
         digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in trainer.model.parameters()))
@@ -274,3 +326,18 @@ def test_ddp_with_gloo_on_two_processes(ddp_runs, case):
         quantiles = [v for k, v in ckpt["state_dict"].items() if k.endswith(".quantiles")]
         initial = torch.tensor([-10.0, 0.0, 10.0])  # CompressAI's init (init_scale 10)
         assert quantiles and not torch.equal(quantiles[0][:, 0], initial.expand_as(quantiles[0][:, 0]))
+
+
+def test_a_new_trainer_removes_checkpoint_temporaries_of_a_killed_run(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname())[:40] or "host"
+    orphan = tmp_path / f".checkpoint.pt.{host}.{int(ended.stdout)}.abc123.tmp"
+    orphan.write_bytes(b"half a checkpoint")
+    unrelated = tmp_path / "notes.tmp"
+    unrelated.write_text("kept")
+    Trainer(small_config(tmp_path, steps=1))
+    assert not orphan.exists() and unrelated.exists()

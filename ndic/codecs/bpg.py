@@ -60,17 +60,26 @@ class BPG(Codec):
         found = _video.version_line([_video.program("x265", INSTALL_HINT), "--version"], r"version ([^\s]+)")
         return f"x265 {found} {' '.join(X265_RECIPE)}; raw HEVC bytes; BT.601 full range 4:4:4 8-bit"
 
+    def unsupported_reason(self, image: np.ndarray) -> str | None:
+        """Why ``image`` cannot be coded (None if it can); the runner leaves such images out with a warning.
+
+        The x265 recipe needs a whole CTU: a smaller CTU (--ctu 32/16) would change the recipe, and
+        padding would count bits of pixels that are not in the image.
+        """
+        height, width = np.shape(image)[:2]
+        if not self.use_bpgenc and min(height, width) < X265_CTU:
+            return f"{width}x{height}: x265 codes pictures of at least one {X265_CTU}x{X265_CTU} CTU"
+        return None
+
     def encode(self, image: np.ndarray, quality: float) -> bytes:
         image = as_rgb8(image)
         self.check_quality(quality, 0, 51)
         if self.use_bpgenc:
             return self._bpgenc(image, int(quality))
+        reason = self.unsupported_reason(image)
+        if reason:
+            raise ValueError(f"{reason}; use a larger image")
         height, width = image.shape[:2]
-        if min(height, width) < X265_CTU:
-            raise ValueError(
-                f"x265 codes pictures of at least one {X265_CTU}x{X265_CTU} CTU, got {width}x{height}: "
-                "use a larger image (bpgenc itself handles small ones)"
-            )
         ycc = _video.rgb_to_ycbcr(image, "bt601", 8)
         cmd = [_video.program("x265", INSTALL_HINT), "--input", "-", "--input-res", f"{width}x{height}"]
         cmd += ["--input-csp", "i444", "--input-depth", "8", "--fps", "1", "--frames", "1", "--qp", str(int(quality))]

@@ -8,18 +8,15 @@ qualities, only codes what is new; changing the encoder or a bitstream setting c
 and therefore the key. Results are the per-image rows of :mod:`ndic.results` (CSV, with provenance
 in ``.meta.json``) plus CompressAI's JSON layout.
 
-Command line: ``python -m ndic baselines --data ../shared/data/kodak --codecs bpg vvc --out results/kodak``.
+Command line (:mod:`ndic.cli.baselines`): ``python -m ndic baselines --data DIR --codecs bpg vvc``.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
 import os
-import re
-import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -30,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_write_text
-from .base import Codec, CodecUnavailable, as_rgb8, get
+from .base import Codec, as_rgb8
 
 DEFAULT_CODECS = ("bpg", "vvc", "jpeg", "jpeg2000", "webp", "avif", "jpegxl")
 CACHE_ENV = "NDIC_CODEC_CACHE"
@@ -69,9 +66,19 @@ class ResultCache:
         atomic_write_text(self.path(*key), json.dumps(value) + "\n")
 
 
-def load_images(source: str | os.PathLike, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """``(id, RGB uint8 image)`` pairs from an image file, a folder of images, or a ``ndic.data`` name."""
-    path = Path(source)
+def load_images(
+    source: str | os.PathLike, limit: int | None = None, crop: int | None = None, root: str | os.PathLike | None = None
+) -> list[tuple[str, np.ndarray]]:
+    """``(id, RGB uint8 image)`` pairs from an image file, a folder of images, or any ``ndic.data`` dataset.
+
+    A stereo dataset gives the image ``x`` of each pair (the image a distributed model compresses);
+    ``root`` is the dataset's folder (its default location when None). ``crop``: each image is
+    centre-cropped to at most ``crop`` x ``crop`` pixels and to even sizes (VVC codes 4:2:0).
+    """
+    from .. import data
+    from ..paths import resolve
+
+    path = Path(source) if str(source) in data.names() else resolve(source)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
@@ -79,25 +86,47 @@ def load_images(source: str | os.PathLike, limit: int | None = None) -> list[tup
     elif path.is_file():
         files = [path]
     else:
-        return _dataset_images(str(source), limit)
-    from ..data import read_rgb
-
-    return [(f.stem, read_rgb(f)) for f in files[:limit]]
+        return [(name, centre_crop(image, crop)) for name, image in _dataset_images(str(source), limit, root)]
+    return [(f.stem, centre_crop(data.read_rgb(f), crop)) for f in files[:limit]]
 
 
-def _dataset_images(name: str, limit: int | None) -> list[tuple[str, np.ndarray]]:
+def _dataset_images(name: str, limit: int | None, root) -> list[tuple[str, np.ndarray]]:
     from .. import data
 
     if name not in data.names():
         raise FileNotFoundError(
             f"{name!r} is neither an image file, a folder, nor a dataset ({', '.join(data.names())})"
         )
-    dataset = data.load(name, "test")
-    if dataset.stereo:
-        raise ValueError(f"{name} is a stereo dataset; classical codecs take single images (give a folder)")
+    # the embedded default's single photographs, not its pairs
+    dataset = data.load(name, "test", root=root, **({"stereo": False} if name == "default" else {}))
     count = len(dataset) if limit is None else min(limit, len(dataset))
     to_uint8 = lambda x: (x.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()  # noqa: E731
-    return [(dataset.ids[i], to_uint8(dataset[i])) for i in range(count)]
+    images = []
+    for i in range(count):
+        item = dataset[i]
+        images.append((dataset.ids[i], to_uint8(item[0] if dataset.stereo else item)))
+    return images
+
+
+def centre_crop(image: np.ndarray, crop: int | None = None) -> np.ndarray:
+    """The centre of ``image``: at most ``crop`` x ``crop`` (no limit when None), even height and width."""
+    height, width = image.shape[:2]
+    h, w = (min(height, crop), min(width, crop)) if crop else (height, width)
+    h, w = h - h % 2, w - w % 2
+    top, left = (height - h) // 2, (width - w) // 2
+    return np.ascontiguousarray(image[top : top + h, left : left + w])
+
+
+def spread(values: Sequence[float], count: int | None) -> list[float]:
+    """``count`` values evenly spread over ``values`` (first and last included); all when None."""
+    values = list(values)
+    if count is None or count >= len(values):
+        return values
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    if count == 1:
+        return [values[len(values) // 2]]
+    return [values[round(i * (len(values) - 1) / (count - 1))] for i in range(count)]
 
 
 def measure(codec: Codec, image: np.ndarray, quality: float) -> dict:
@@ -156,7 +185,7 @@ def sweep(
         raise ValueError(f"no qualities to sweep for {codec.name}")
     cache = ResultCache(cache) if isinstance(cache, (str, os.PathLike)) else cache
     version, label = codec.version, codec.label
-    images = [(name, as_rgb8(image)) for name, image in images]
+    images = _codable(codec, [(name, as_rgb8(image)) for name, image in images])
     digests = [image_hash(image) for _, image in images]
     jobs = [(i, q) for q in qualities for i in range(len(images))]
     found: dict[tuple[int, float], dict] = {}
@@ -209,6 +238,23 @@ def sweep(
     return rows
 
 
+def _codable(codec: Codec, images: list[tuple[str, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+    """The images ``codec`` can code; the others (``codec.unsupported_reason(image)``) are left out with a warning."""
+    reason_of = getattr(codec, "unsupported_reason", None)
+    reasons = [reason_of(image) if reason_of else None for _, image in images]
+    left_out = [f"{name} ({reason})" for (name, _), reason in zip(images, reasons, strict=True) if reason]
+    if not left_out:
+        return images
+    if len(left_out) == len(images):
+        raise ValueError(f"{codec.name} can code none of the {len(images)} images: {'; '.join(left_out)}")
+    warnings.warn(
+        f"{codec.name}: left out {len(left_out)} of {len(images)} images it cannot code: {'; '.join(left_out)} "
+        "(its rows and means cover the others)",
+        stacklevel=3,
+    )
+    return [image for image, reason in zip(images, reasons, strict=True) if not reason]
+
+
 def _store(found, job, value, cache, name, version, digests) -> None:
     found[job] = value
     if cache:
@@ -233,106 +279,3 @@ def write_results(rows: list[dict], codec: Codec, out_dir: str | os.PathLike, me
     description = f"{codec.version}; real bitstreams, {frame['image'].nunique()} images"
     json_path = write_compressai_json(frame, out_dir / f"{codec.name}.json", name=codec.label, description=description)
     return csv, json_path
-
-
-def write_bd_rates(out_dir: str | os.PathLike, dataset: str, meta: dict | None = None) -> Path | None:
-    """``<out_dir>/bd_rates.csv``: every result CSV in ``out_dir`` against the published VTM and BPG curves.
-
-    Both BD methods, on PSNR and on MS-SSIM (dB) (``metric``; ``BD-quality`` is in dB of that metric).
-    None when nothing was published for ``dataset``.
-    """
-    import pandas as pd
-
-    from .. import published
-    from ..plot import bd_table, curves_from_published, curves_from_results
-    from ..results import read_rows
-
-    try:
-        references = [
-            curves_from_published(published.points(m, "compressai", dataset=dataset))[0] for m in ("vtm", "bpg")
-        ]
-    except ValueError:
-        return None
-    files = sorted(p for p in Path(out_dir).glob("*.csv") if p.name != "bd_rates.csv")
-    if not files:
-        return None
-    ours = curves_from_results(read_rows(*files))
-    tables = []
-    for reference in references:
-        for metric in ("psnr", "ms_ssim_db"):
-            table = bd_table([reference, *ours], reference, metric).reset_index()
-            table.columns = [re.sub(r"^BD-(PSNR|MS-SSIM) ", "BD-quality ", c) for c in table.columns]
-            tables.append(table.assign(reference=reference.label, metric=metric))
-    frame = pd.concat(tables, ignore_index=True)
-    first = ["curve", "reference", "metric"]
-    frame = frame[first + [c for c in frame.columns if c not in first and c != "kind"]]
-    path = atomic_write_text(Path(out_dir) / "bd_rates.csv", frame.to_csv(index=False, float_format="%.4f"))
-    if meta is not None:
-        sources = {
-            r.label: "InterDigitalInc/CompressAI results/image/kodak (ndic/published_rd.csv)" for r in references
-        }
-        atomic_write_text(path.with_suffix(".meta.json"), json.dumps({**meta, "references": sources}, indent=2) + "\n")
-    return path
-
-
-# ---------------------------------------------------------------------------- command line
-def add_arguments(parser: argparse.ArgumentParser, name: str = "baselines") -> None:
-    parser.epilog = (
-        "Example: python -m ndic baselines --data ../shared/data/kodak --out results/kodak --profile paper. "
-        "VTM runs instead of vvenc when VTM_ENCODER (and VTM_DECODER, VTM_CONFIG) are set."
-    )
-    parser.add_argument("--data", required=True, help="a folder of images, one image, or an ndic.data dataset name")
-    parser.add_argument("--dataset", default=None, help="dataset name in the result rows (default: folder name)")
-    parser.add_argument("--codecs", nargs="+", default=list(DEFAULT_CODECS), help="codec names (default: all)")
-    parser.add_argument("--qualities", nargs="+", type=float, default=None, help="override the sweep (one codec)")
-    parser.add_argument("--out", default=None, help="output folder (default: results/<dataset>)")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes")
-    parser.add_argument("--cache", default=None, help=f"cache folder (default: ${CACHE_ENV} or ~/.cache/ndic/codecs)")
-    parser.add_argument("--no-cache", action="store_true", help="measure everything again")
-    parser.add_argument("--limit", type=int, default=None, help="first N images only")
-    parser.add_argument("--profile", choices=("quick", "paper"), default="quick", help="label of the rows")
-
-
-def run(args: argparse.Namespace, name: str = "baselines") -> int:
-    from ..results import provenance
-
-    if args.qualities and len(args.codecs) != 1:
-        print("error: --qualities needs exactly one codec (each codec has its own quality scale)", file=sys.stderr)
-        return 2
-    try:
-        images = load_images(args.data, args.limit)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    dataset = args.dataset or Path(args.data).name
-    out_dir = Path(args.out or Path("results") / dataset)
-    cache = None if args.no_cache else ResultCache(args.cache or default_cache_dir())
-    meta = provenance(args.profile, " ".join(["python -m ndic", name, *sys.argv[2:]]))
-    meta.update({"dataset": dataset, "data": str(args.data), "images": len(images)})
-    status = 0
-    for codec_name in args.codecs:
-        try:
-            codec = get(codec_name)
-            rows = sweep(codec, images, args.qualities, dataset, args.workers, cache, args.profile)
-        except CodecUnavailable as reason:
-            print(f"skipped {codec_name}: {reason}", file=sys.stderr)
-            continue
-        except (KeyError, ValueError, RuntimeError) as error:
-            print(f"error: {codec_name}: {error}", file=sys.stderr)
-            status = 1
-            continue
-        csv, _ = write_results(rows, codec, out_dir, meta)
-        _print_summary(rows, csv)
-    table = write_bd_rates(out_dir, dataset, meta)
-    if table:
-        print(f"BD-rates against the published VTM and BPG curves: {table}")
-    return status
-
-
-def _print_summary(rows: list[dict], csv: Path) -> None:
-    import pandas as pd
-
-    from ..results import summarize
-
-    table = summarize(pd.DataFrame(rows))[["label", "quality", "bpp", "psnr", "ms_ssim_db", "encoding_time"]]
-    print(f"{csv}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.4g}')}")

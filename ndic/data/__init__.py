@@ -8,9 +8,9 @@ dataset has ``.stereo`` and ``.ids`` (a name per item). ``make_loader`` wraps on
 Where the data lives (``root``; ``None`` means ``default_root(name)``, i.e. ``$NDIC_DATA/<folder>``,
 ``$NDIC_DATA`` defaulting to ``data/`` in the project checkout, where ``data_prep`` writes):
 
-========================  =============================================================  ==============
+========================  =============================================================  =======================
 name                      ``root`` is                                                    data_prep
-========================  =============================================================  ==============
+========================  =============================================================  =======================
 ``kitti_stereo``          the KITTI root: ``data_scene_flow_multiview/`` and              ``kitti``,
 ``kitti_general``         ``data_stereo_flow_multiview/`` plus the split lists            ``splits``
                           ``KITTI_<stereo|general>_<split>.txt`` (or ``lists=DIR``);
@@ -19,9 +19,14 @@ name                      ``root`` is                                           
 ``cityscape``             the folder holding ``leftImg8bit/`` and ``rightImg8bit/``       ``cityscape``
 ``middlebury``            a folder searched for scenes ``<scene>/im0.png, im1.png``       ``middlebury``
 ``kodak``                 the folder of the 24 PNGs (any images in it)                    ``kodak``
+``clic_professional``     the folder of CLIC Professional's 41 validation PNGs            ``clic_professional``
+``tecnick``               the folder of Tecnick's 100 SAMPLING RGB 1200x1200 PNGs         ``tecnick``
 ``images``                CompressAI's ImageFolder: images in ``root/<split>/``           ``images``
+``photos``                photographs of Debian packages, ``manifest.csv`` (train/val)    ``photos``
+``stereo_train``          the ``photos`` folder: synthetic pairs of known disparity       ``photos``,
+                          (+ stereodemo's real pairs, ``stereodemo=DIR``; train only)     ``stereodemo``
 ``default``               nothing: embedded (``root`` must be None)                       --
-========================  =============================================================  ==============
+========================  =============================================================  =======================
 
 Preprocessing: NDIC-CAM's for the stereo sets (KITTI: centre crop 370x740, resize to ``size``,
 default 128x256; Cityscapes: resize; training: joint horizontal flip p=0.5); Middlebury and the
@@ -37,7 +42,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from . import datasets, embedded
+from . import datasets, embedded, photos
 from .datasets import DatasetNotFoundError, ImageDataset, PairDataset
 from .decode import ImageReadError, read_rgb
 from .loader import make_loader
@@ -64,16 +69,26 @@ FOLDERS = {
     "cityscape": "cityscape",
     "middlebury": "middlebury",
     "kodak": "kodak",
+    "clic_professional": "clic_professional",
+    "tecnick": "tecnick",
     "images": "images",
+    "photos": "photos",
+    "stereo_train": "photos",
 }
 _STEREO = {"kitti_stereo", "kitti_general", "cityscape", "middlebury"}
+# evaluation sets of single images, one folder each (CLIC: its Professional validation set)
+_EVALUATION_FOLDERS = {"kodak", "clic_professional", "tecnick"}
 _OPTIONS = {
     "kitti_stereo": {"lists", "both_directions", "augment"},
     "kitti_general": {"lists", "augment"},
     "cityscape": {"augment"},
     "middlebury": {"both_directions"},
     "kodak": {"crop"},
+    "clic_professional": {"crop"},
+    "tecnick": {"crop"},
     "images": {"crop", "augment"},
+    "photos": {"crop", "augment"},
+    "stereo_train": {"seed", "pairs_per_photo", "stereodemo", "augment"},
     "default": {"stereo", "seed", "pairs_per_photo", "crop", "augment"},
 }
 
@@ -98,6 +113,19 @@ def default_root(name: str) -> Path:
 def _only_test(name: str, split: str) -> None:
     if split != "test":
         raise ValueError(f"{name} is an evaluation set: its only split is 'test', not {split!r}")
+
+
+def _load_photos(name: str, split: str, root: Path, size, augment: bool, **opts) -> Dataset:
+    """The training sets made of real photographs (:mod:`ndic.data.photos`)."""
+    if name == "photos":
+        crop = opts.get("crop", STF_CROP if augment else None)
+        return photos.photos(split, root, ImageTransform(size, crop, train=augment))
+    stereodemo = opts.pop("stereodemo", None)
+    if stereodemo is None:
+        stereodemo = data_home() / photos.STEREODEMO_FOLDER
+    stereodemo = Path(stereodemo) if stereodemo is not False else None
+    size = tuple(size) if size is not None else NDIC_SIZE
+    return photos.StereoTrainPairs(split, root, size, stereodemo=stereodemo, train=augment, **opts)
 
 
 def load(name: str, split: str, root: str | os.PathLike | None = None, size=None, **opts) -> Dataset:
@@ -131,6 +159,8 @@ def load(name: str, split: str, root: str | os.PathLike | None = None, size=None
         return embedded.default_images(split, size, train=augment, **opts)
 
     root = Path(root) if root is not None else default_root(name)
+    if name in ("photos", "stereo_train"):
+        return _load_photos(name, split, root, size, augment, **opts)
     if name in _STEREO:
         size = tuple(size) if size is not None else NDIC_SIZE
         if name == "middlebury":
@@ -140,10 +170,10 @@ def load(name: str, split: str, root: str | os.PathLike | None = None, size=None
             return datasets.cityscape(split, root, PairTransform(size, crop=None, train=augment))
         return datasets.kitti(name.split("_")[1], split, root, PairTransform(size, crop="kitti", train=augment), **opts)
 
-    if name == "kodak":
+    if name in _EVALUATION_FOLDERS:  # single images evaluated at full size (or a centre crop)
         _only_test(name, split)
         transform = ImageTransform(size, opts.get("crop"), train=False)
-        return datasets.image_folder(name, root, transform, f"python -m data_prep.kodak --root {root}", split)
+        return datasets.image_folder(name, root, transform, f"python -m data_prep.{name} --root {root}", split)
     crop = opts.get("crop", STF_CROP if augment else None)
     fix = f"python -m data_prep.images --from YOUR_IMAGE_FOLDER --root {root}"
     return datasets.image_folder(name, root / split, ImageTransform(size, crop, train=augment), fix, split)

@@ -149,7 +149,8 @@ def kitti(
     ``image_0``/``image_1`` or ``left``/``right`` subfolders with the same file names; KITTI Stereo
     only): then every pair is used left -> right (and right -> left with ``both_directions``)
     whatever the split. Item ids are ``"<x path>|<y path>"`` (list entries without ``.png``), as an
-    image is compressed in several KITTI General pairs.
+    image is compressed in several KITTI General pairs. ``info["substitute"]`` is True when the list
+    is ``data_prep``'s labelled stand-in (a ``.README`` beside it), not the published one.
     """
     name = f"kitti_{kind}"
     fetch = f"python -m data_prep.kitti --root {root}"
@@ -162,10 +163,7 @@ def kitti(
         if not any((root / archive).is_dir() for archive in kitti_splits.ARCHIVES):
             fix = f"{fetch} (downloads both archives, about 26 GB; --from DIR uses archives you already have)"
             raise DatasetNotFoundError(name, root / kitti_splits.ARCHIVES[0], fix)
-        if kind == "general" and split == "train":
-            fix = f"python -m data_prep.splits --root {root} --general-train (the paper's list is unpublished)"
-        else:
-            fix = f"python -m data_prep.splits --root {root}"
+        fix = f"python -m data_prep.splits --root {root} (fetches the published lists; offline: --lists-from DIR)"
         raise DatasetNotFoundError(name, list_file, fix, "split list")
     relative = kitti_splits.read_list(list_file)
     missing = kitti_splits.missing_files(root, relative)
@@ -173,7 +171,11 @@ def kitti(
         raise DatasetNotFoundError(name, root / missing[0], fetch, f"and {len(missing) - 1} more files of {list_file}")
     pairs = [(kitti_splits.resolve(root, x), kitti_splits.resolve(root, y)) for x, y in relative]
     ids = [f"{_stem(x)}|{_stem(y)}" for x, y in relative]
-    return PairDataset(pairs, ids, transform, name=name, split=split, root=root, layout="lists", lists=list_file)
+    # data_prep's substitute KITTI General train list sits beside its README: the dataset says so in .info
+    substitute = list_file.with_suffix(".README").is_file()
+    return PairDataset(
+        pairs, ids, transform, name=name, split=split, root=root, layout="lists", lists=list_file, substitute=substitute
+    )
 
 
 def cityscape(split: str, root: Path, transform: PairTransform) -> PairDataset:

@@ -77,13 +77,24 @@ def motorcycle() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @functools.cache
 def synthesize_pair(name: str, k: int, seed: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``k``-th synthetic pair from photograph ``name``: left view, right view, per-row disparity (int)."""
+    x, y, disparity = slanted_pair(photo(name), np.random.default_rng((seed, list(PHOTOS).index(name), k)), size)
+    for array in (x, y, disparity):
+        array.setflags(write=False)
+    return x, y, disparity
+
+
+def slanted_pair(
+    source: np.ndarray, rng: np.random.Generator, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A pair of ``size`` cut from the uint8 photograph ``source`` with a slanted-plane disparity (see above).
+
+    Returns the left view, the right view (``y[r, c] = x[r, c + d[r]]``) and ``d`` per row (int64).
+    """
     height, width = size
-    rng = np.random.default_rng((seed, list(PHOTOS).index(name), k))
     scale = width / NDIC_SIZE[1]
     top, bottom = rng.uniform(*TOP_DISPARITY) * scale, rng.uniform(*BOTTOM_DISPARITY) * scale
     disparity = np.rint(np.linspace(top, bottom, height)).astype(np.int64)
     wide = width + int(disparity.max())
-    source = photo(name)
     ratio = height / wide  # window height / width
     largest = min(source.shape[1], source.shape[0] / ratio)
     window_w = largest * rng.uniform(MIN_WINDOW_SCALE, 1.0)
@@ -94,8 +105,6 @@ def synthesize_pair(name: str, k: int, seed: int, size: tuple[int, int]) -> tupl
     region = np.asarray(Image.fromarray(source).resize((wide, height), Image.Resampling.BILINEAR, box=box))
     x = region[:, :width]
     y = np.stack([region[r, d : d + width] for r, d in enumerate(disparity)])
-    for array in (x, y, disparity):
-        array.setflags(write=False)
     return x, y, disparity
 
 

@@ -24,9 +24,11 @@ val and test pairs.
 (:func:`kitti_general_candidates`); the published val list is a random 912 of them (20 %) and the
 test list a random 3607 of the other 3648, both in random order, with no seed published. The exact
 lists therefore come from their publication (:data:`PUBLISHED_LISTS`, checked by SHA-256), and
-:func:`check_kitti_general` verifies any list against the rule. The KITTI General *train* list was
-never published; :func:`kitti_general_sample` draws a substitute by the same rule from the
-``training`` sets (this project's, not the paper's).
+:func:`check_kitti_general` verifies any list against the rule. The KITTI General *train* list is
+published too, in NDIC-CAM's repository (``dataset/data_paths/KITTI_general_train.txt``, the same
+file as in DSIN's); it is pinned by its git blob id, the only digest the repository gives.
+:func:`kitti_general_sample` draws a labelled substitute by the same rule from the ``training`` sets
+for those who cannot fetch it (this project's list, not the paper's).
 """
 
 from __future__ import annotations
@@ -57,14 +59,25 @@ _NAME = re.compile(r"^(\d{6})_(\d{2})\.png$")
 
 @dataclass(frozen=True)
 class PublishedList:
+    """Where a list is published and how it is checked: SHA-256 and/or git's blob id (None: not known)."""
+
     url: str
-    sha256: str
-    pairs: int
+    sha256: str | None
+    pairs: int | None
+    git_blob: str | None = None
 
 
 _DSIN = "https://raw.githubusercontent.com/ayziksha/DSIN"
+_NDIC_CAM = "https://raw.githubusercontent.com/ipc-lab/NDIC-CAM"
 # The lists as published (NDIC-CAM ships the same files as DSIN, the paper that introduced them).
 PUBLISHED_LISTS = {
+    # NDIC-CAM's commit 7aafef4 holds the list; git blob 23ef51db is the same file in DSIN's repository.
+    "KITTI_general_train.txt": PublishedList(
+        f"{_NDIC_CAM}/7aafef46bdd26acf28b434344c54a4a38dd2585b/dataset/data_paths/KITTI_general_train.txt",
+        None,
+        None,
+        git_blob="23ef51dbb6e10ed93ed545609f7a47e59416fc1c",
+    ),
     "KITTI_stereo_train.txt": PublishedList(
         f"{_DSIN}/a29d1791c5ba16f25c294d6a6a62be5f66999932/data_paths/KITTI_stereo_train.txt",
         "a0e71c08bdb278b9f688dd326f8bd5faf50cc43edd1e6187003a9b46a39f30dc",
@@ -240,7 +253,8 @@ def kitti_general_sample(
 ) -> list[tuple[str, str]]:
     """A KITTI General-style list drawn from ``part``: every image once, with one random partner by the rule.
 
-    This is the project's substitute for the unpublished KITTI General train list; ``seed`` fixes it.
+    This project's stand-in for the published KITTI General train list, for use only where that list
+    cannot be fetched (results trained on it are not the paper's); ``seed`` fixes it.
     """
     rng = random.Random(seed)
     pairs = []

@@ -10,22 +10,31 @@ Codec layout (as the original): ``strings = [y_strings, z_strings]``, one string
 each; z is coded with the factorized ``EntropyBottleneck``, all y slices of an image go into one
 rANS stream. ``shape`` is ``(z_height, z_width, image_height, image_width)``: CompressAI's latent
 size followed by the size of the image before padding, which ``decompress`` crops back to.
+
+Loading an original's weights (:meth:`ChannelSliceModel.from_reference`) accepts its files as it saves
+them and reports what does not fit in one line (:func:`state_dict_mismatch`, shared with the NDIC-CAM
+family's loader).
+
+Why this module is long: the slice loop, its entropy coding (with the checks that catch damaged
+streams) and the loading of the original's weights, coder tables included, share one layout of keys
+and tables; keeping them together keeps that layout in one place.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
 from compressai.ans import BufferedRansEncoder, RansDecoder
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from compressai.entropy_models import EntropyBottleneck, EntropyModel, GaussianConditional
 from compressai.layers import conv3x3, subpel_conv3x3
-from compressai.models import CompressionModel
+from compressai.models.utils import remap_old_keys
 from compressai.ops import quantize_ste
 
-from .base import check_image, crop_padding, pad_to_multiple
+from .base import ImageCodec, check_image, crop_padding, pad_to_multiple
 
 # hidden widths of every mean, scale and LRP transform (both originals)
 SLICE_TRANSFORM_WIDTHS = (224, 176, 128, 64)
@@ -76,7 +85,88 @@ def _padded_for_decoding(string: bytes, num_symbols: int) -> bytes:
     return bytes(string) + bytes(4 * num_symbols + 16 * len(string) + 64)
 
 
-class ChannelSliceModel(CompressionModel):
+# -- loading an original's weights (shared with the NDIC-CAM family) ------------------------------
+
+# the entropy coder's tables: derived from the weights by update(), of a length that depends on them
+CODER_TABLES = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+# keys of an earlier STF layout that its own loader (compressai/zoo/pretrained.py) drops
+STALE_REFERENCE_PREFIXES = ("h_s.",)
+
+
+def coder_table_keys(model: nn.Module) -> set[str]:
+    """The state-dict keys of every CompressAI entropy model's coder tables in ``model``."""
+    keys = set()
+    for name, module in model.named_modules():
+        if isinstance(module, EntropyModel):
+            buffers = dict(module.named_buffers(recurse=False))
+            keys |= {f"{name}.{table}" for table in CODER_TABLES if table in buffers}
+    return keys
+
+
+def resize_coder_tables(model: nn.Module, tables: Mapping[str, torch.Tensor]) -> None:
+    """Give ``model``'s coder-table buffers the shapes of ``tables`` (state-dict key -> tensor).
+
+    CompressAI's ``load_state_dict`` resizes a table only while it is empty (``resize_if_empty``):
+    a model whose tables were already built could not take another length.
+    """
+    buffers = dict(model.named_buffers())
+    for key, value in tables.items():
+        if buffers[key].shape != value.shape:
+            buffers[key].resize_(value.shape)
+
+
+def name_some(keys: Iterable[str], shown: int = 4) -> str:
+    """``a, b, c, d ... and 7 more``: a few names of a long list, for one-line messages."""
+    keys = list(keys)
+    more = f" ... and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
+def _count(items: Sequence, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _keywords(model: nn.Module, shown: int = 4) -> str:
+    """``N, M``: the names of the model's constructor arguments (the first few)."""
+    names = [name for name in inspect.signature(type(model).__init__).parameters if name != "self"]
+    return name_some(names, shown)
+
+
+def _described(config: Mapping) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in config.items())
+
+
+def state_dict_mismatch(
+    model: nn.Module,
+    missing: Sequence[str],
+    unexpected: Sequence[str],
+    reshaped: Sequence[tuple[str, tuple, tuple]],
+    hint: str,
+) -> ValueError:
+    """One line naming what does not fit: missing keys, unexpected keys, keys of another shape."""
+    parts = []
+    if missing:
+        parts.append(f"missing {_count(missing, 'key')} (named as in this model): {name_some(missing)}")
+    if unexpected:
+        parts.append(f"unexpected {_count(unexpected, 'key')}: {name_some(unexpected)}")
+    if reshaped:
+        shapes = [f"{k} {list(file)} in the file, {list(here)} here" for k, file, here in reshaped]
+        parts.append(f"{_count(reshaped, 'key')} of another shape: {name_some(shapes, 2)}")
+    return ValueError(
+        f"the weights do not fit {type(model).__name__}({_described(model.config)}): "
+        + "; ".join(parts)
+        + f". Is it the right model? If so, {hint}"
+    )
+
+
+# STF/WACNN (Zou et al. 2022, Sec. 4.1): CompressAI's six lambdas per objective, on any training set
+STF_LAMBDAS = {
+    "MSE": {"*": [0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483]},
+    "MS-SSIM": {"*": [2.40, 4.58, 8.73, 16.64, 31.73, 60.50]},
+}
+
+
+class ChannelSliceModel(ImageCodec):
     """Base class: hyperprior + channel-conditional slices + LRP; subclasses add ``g_a``/``g_s``.
 
     .. code-block:: none
@@ -104,6 +194,10 @@ class ChannelSliceModel(CompressionModel):
 
     stride: int = 64
     distributed = False
+    recipe = "stf"
+    paper = "STF / WACNN (Zou et al., CVPR 2022)"
+    paper_distortion = "MSE"
+    paper_lambdas = STF_LAMBDAS
 
     def __init__(
         self,
@@ -292,25 +386,66 @@ class ChannelSliceModel(CompressionModel):
         return key
 
     @classmethod
-    def from_reference(cls, state_dict: dict, **config) -> ChannelSliceModel:
+    def from_reference(cls, state_dict: Mapping[str, torch.Tensor], **config) -> ChannelSliceModel:
         """Build the model from a state dict saved by the original (Googolxx/STF ``train.py``).
 
-        Strict: every key must match. The entropy bottleneck's ``_matrix{i}``/``_bias{i}``/
-        ``_factor{i}`` are renamed by CompressAI's ``load_state_dict``. Coder tables present in the
-        state dict (``_quantized_cdf``, ``_offset``, ``_cdf_length``, ``scale_table``) are loaded as
-        they are, so compress() writes the original's bytes; do not call ``update(force=True)``
-        afterwards, since CompressAI 1.2.8 recomputes slightly different z tables (its entropy
-        bottleneck lacks the original's sign trick).
+        Strict: every parameter must be there with this configuration's shape, and nothing else; a
+        mismatch raises one ValueError naming the keys. Accepted as the original's loader accepts them:
+
+        - the entropy bottleneck's ``_matrix{i}``/``_bias{i}``/``_factor{i}`` (CompressAI 1.1's names);
+        - stale ``h_s.*`` keys (an earlier layout with one hyper-synthesis), dropped as STF's
+          ``load_pretrained`` drops them;
+        - coder tables (``_quantized_cdf``, ``_offset``, ``_cdf_length``, ``scale_table``) of any length,
+          or none (a file saved before ``update()``: the tables stay empty until ``update()`` builds them).
+
+        Tables present are loaded as they are, so compress() writes the original's bytes; do not call
+        ``update(force=True)`` afterwards if you want those bytes, since CompressAI 1.2.8 recomputes
+        slightly different z tables (its entropy bottleneck lacks the original's sign trick).
+        (Wrapper prefixes such as DataParallel's ``module.`` are removed by ``ndic.checkpoint``.)
         """
         model = cls(**config)
-        buffers = dict(model.named_buffers())
-        converted = {}
-        for key, value in state_dict.items():
-            ours = cls._reference_key(key)
-            if key.endswith("attn.relative_position_index") and ours in buffers:
-                if not torch.equal(buffers[ours].cpu(), value.cpu()):
-                    raise ValueError(f"{key} does not match the window size of this configuration ({config})")
-                continue
-            converted[ours] = value
-        model.load_state_dict(converted, strict=True)
+        model.load_reference_state_dict(state_dict)
         return model
+
+    def load_reference_state_dict(self, original: Mapping[str, torch.Tensor]) -> None:
+        """Load the original's state dict into this model (see :meth:`from_reference`)."""
+        ours = self.state_dict()
+        buffers = dict(self.named_buffers())
+        converted: dict[str, torch.Tensor] = {}
+        source: dict[str, str] = {}  # our key -> the file's, to name unexpected keys as the file does
+        for key, value in original.items():
+            name = self._reference_key(key)
+            if name.startswith(STALE_REFERENCE_PREFIXES):
+                continue
+            if key.endswith("attn.relative_position_index") and name in buffers:
+                # a non-persistent buffer here, computed from the window size; the file's must agree
+                if value.shape != buffers[name].shape or not torch.equal(buffers[name].cpu(), value.cpu()):
+                    raise ValueError(
+                        f"{key} does not match the window size of {type(self).__name__}({_described(self.config)}): "
+                        "pass the original's configuration"
+                    )
+                continue
+            converted[name] = value
+            source[name] = key
+        for name, module in self.named_modules():
+            if isinstance(module, EntropyBottleneck):  # CompressAI 1.1's parameter names -> 1.2's
+                for key in [k for k in converted if k.startswith(f"{name}._")]:
+                    (renamed,) = remap_old_keys(name, {key: None})
+                    converted[renamed], source[renamed] = converted.pop(key), source.pop(key)
+        tables = coder_table_keys(self)
+        for key in tables:
+            converted.setdefault(key, ours[key].new_empty(0))  # absent: empty, as before update()
+        # missing keys in the model's order, the others in the file's
+        missing = [k for k in ours if k not in converted]
+        unexpected = [source[k] for k in converted if k not in ours]
+        reshaped = [
+            (k, tuple(converted[k].shape), tuple(ours[k].shape))
+            for k in converted
+            if k in ours and k not in tables and converted[k].shape != ours[k].shape
+        ]
+        if missing or unexpected or reshaped:
+            hint = f"build it with the constructor arguments the original used (model_config: {_keywords(self)})"
+            raise state_dict_mismatch(self, missing, unexpected, reshaped, hint)
+        # the tables' lengths follow the file: CompressAI resizes a buffer only while it is empty
+        resize_coder_tables(self, {k: converted[k] for k in tables})
+        self.load_state_dict(converted, strict=True)

@@ -15,6 +15,9 @@ coder at all. Here every piece is CompressAI's, with the differences that change
 :class:`NdicFamilyModel` holds what the five models share: configuration with the original constructor's
 argument names, input checks, padding, strict loading of the original's state dicts, and bitstream
 decoding that detects corrupted or truncated streams.
+
+Why this module is long: the five models share these layers and the conversion of the original's state
+dicts; one module keeps the family's conventions (and their departures from CompressAI) in one place.
 """
 
 from __future__ import annotations
@@ -27,12 +30,12 @@ import torch
 import torch.nn as nn
 from compressai.entropy_models import EntropyBottleneck, EntropyModel, GaussianConditional
 from compressai.layers import GDN
-from compressai.models import CompressionModel
 from compressai.models.base import get_scale_table
 from compressai.models.utils import conv, deconv
 from torch import Tensor
 
-from .base import check_image, crop_padding, pad_to_multiple
+from ._channel_slices import state_dict_mismatch
+from .base import ImageCodec, check_image, crop_padding, pad_to_multiple
 
 DEFAULT_IMAGE_SIZE = (128, 256)  # the size NDIC-CAM's main.py passes (KITTI/Cityscapes resized to 128x256)
 SCALE_BOUND = 0.11  # the original's lower bound of the Gaussian scales (its ``bound`` argument)
@@ -195,8 +198,22 @@ def _image_size(value) -> tuple[int, int]:
     return _positive_int(value[0], "image_size[0]"), _positive_int(value[1], "image_size[1]")
 
 
-class NdicFamilyModel(CompressionModel):
+# NDIC-CAM README, "Lambda Values", per dataset; used with distortion_loss MS-SSIM. The README does not
+# name the objective; configs/config.yaml's default is MS-SSIM (the reproduction chapter says what is assumed).
+NDIC_CAM_LAMBDAS = {
+    "MS-SSIM": {
+        "kitti_stereo": [3e-05, 4.5e-05, 6e-05, 0.00011, 0.00018, 0.00022, 0.0003],
+        "kitti_general": [3e-05, 4.5e-05, 8e-05, 0.00011, 0.00016, 0.00022, 0.00032, 0.00042, 0.00046],
+        "cityscape": [4.5e-05, 6e-05, 0.0001, 0.00016, 0.00022, 0.00032, 0.0004, 0.00044, 0.0005, 0.00062],
+    }
+}
+
+
+class NdicFamilyModel(ImageCodec):
     """Shared behaviour of the NDIC-CAM family (not registered itself).
+
+    Contract (:mod:`ndic.models.base`): NDIC-CAM's recipe and data setup, its per-dataset MS-SSIM lambdas;
+    the quick profile sets the width through ``num_filters`` (``ndic.recipes.SETUPS``).
 
     Bitstream conventions of the family: ``compress(x)`` returns ``strings[latent][image]`` (raw rANS
     streams) and ``shape``, the input image's (H, W), from which every latent size follows;
@@ -209,6 +226,10 @@ class NdicFamilyModel(CompressionModel):
 
     distributed = False
     stride = 16
+    recipe = "ndic_cam"
+    paper = "NDIC-CAM (Mital et al., WACV 2023)"
+    paper_distortion = "MS-SSIM"
+    paper_lambdas = NDIC_CAM_LAMBDAS
 
     def __init__(
         self, num_filters: int = 192, image_size: Sequence[int] = DEFAULT_IMAGE_SIZE, bound: float | None = None
@@ -255,10 +276,12 @@ class NdicFamilyModel(CompressionModel):
         """Load the original's parameters, converting names, GDN gammas and entropy-bottleneck layouts.
 
         Keys with ``z`` where this model has ``w`` (``conv1_z`` for ``conv1_w``) are accepted too: NDIC-CAM's
-        ``main.py`` renames them so for its released weights (``map_layers``).
+        ``main.py`` renames them so for its released weights (``map_layers``). Anything that does not fit
+        (keys missing, unexpected or of another shape) raises one ValueError naming the keys.
         """
         modules = self.reference_modules()
         converted: dict[str, Tensor] = {}
+        source: dict[str, str] = {}  # our key -> the file's, to name unexpected keys as the file does
         unknown = []
         for key, value in original.items():
             prefix, _, leaf = key.rpartition(".")
@@ -268,24 +291,24 @@ class NdicFamilyModel(CompressionModel):
                 continue
             for name, tensor in _convert_leaf(self.get_submodule(ours), leaf, value):
                 converted[f"{ours}.{name}"] = tensor
-        expected = {name for name, _ in self.named_parameters()}
-        missing = sorted(expected - converted.keys())
-        unknown += sorted(converted.keys() - expected)
-        if missing or unknown:
-            raise ValueError(
-                f"not a state dict of the original {type(self).__name__} with this configuration ({self.config}): "
-                f"missing (our names) {missing[:8]}{' ...' if len(missing) > 8 else ''}, "
-                f"unexpected {unknown[:8]}{' ...' if len(unknown) > 8 else ''}"
-            )
+                source[f"{ours}.{name}"] = key
+        expected = dict(self.named_parameters())
+        # missing keys in the model's order, the others in the file's
+        missing = [k for k in expected if k not in converted]
+        unexpected = unknown + [source[k] for k in converted if k not in expected]
+        reshaped = {  # by the file's key (its factors make several of ours), in our layout
+            source[k]: (source[k], tuple(converted[k].shape), tuple(expected[k].shape))
+            for k in converted
+            if k in expected and converted[k].shape != expected[k].shape
+        }
+        if missing or unexpected or reshaped:
+            width = original.get("conv1.bias")
+            found = f" (the file's conv1 has {width.numel()} filters)" if isinstance(width, Tensor) else ""
+            hint = f"pass the original's num_filters{found} / image_size"
+            raise state_dict_mismatch(self, missing, unexpected, list(reshaped.values()), hint)
         state = self.state_dict()
         state.update(converted)
-        try:
-            self.load_state_dict(state, strict=True)
-        except RuntimeError as error:
-            raise ValueError(
-                f"the state dict does not fit {type(self).__name__}{self.config}: pass the original's "
-                f"num_filters / image_size. {error}"
-            ) from None
+        self.load_state_dict(state, strict=True)
 
     # --- inputs ---------------------------------------------------------------------------------------
     def _pad(self, x: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
@@ -331,9 +354,9 @@ class NdicFamilyModel(CompressionModel):
 
 def _convert_leaf(module: nn.Module, leaf: str, value: Tensor) -> Iterator[tuple[str, Tensor]]:
     """The original's parameter ``leaf`` of ``module`` in CompressAI's layout."""
-    if isinstance(module, GDN) and leaf == "gamma":
+    if isinstance(module, GDN) and leaf == "gamma" and value.dim() == 2:
         yield "gamma", value.t().contiguous()  # original: [in, out]; CompressAI: [out, in]
-    elif isinstance(module, OriginalEntropyBottleneck) and leaf == "factors":
+    elif isinstance(module, OriginalEntropyBottleneck) and leaf == "factors" and value.dim() > 0:
         yield from ((f"factors.{i}", f) for i, f in enumerate(value.unbind(0)))
     elif isinstance(module, OriginalEntropyBottleneck) and leaf[:-1] in ("matrix", "bias") and leaf[-1].isdigit():
         yield f"{'matrices' if leaf.startswith('matrix') else 'biases'}.{leaf[-1]}", value

@@ -38,12 +38,12 @@ from ._ndic_layers import (
     sequence_map,
     synthesis_transform,
 )
-from .base import check_image, crop_padding
+from .base import DistributedCodec, check_image, crop_padding
 
 COMMON_NOISE_STD = math.sqrt(1e-3)  # the original's training noise on w ("improves stability")
 
 
-class DistributedModel(NdicFamilyModel):
+class DistributedModel(NdicFamilyModel, DistributedCodec):
     """What the NDIC models share: three encoders, two decoders and the common information w.
 
     ``g_a``: x -> hx (transmitted); ``g_a_side``: y -> hy (never transmitted); ``g_common``: y -> w (the

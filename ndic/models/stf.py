@@ -123,6 +123,8 @@ class STF(ChannelSliceModel):
     decoder assumes ``y`` is 4x ``z``) and the output cropped back.
     """
 
+    quick_config = {"embed_dim": 24, "depths": [2, 2, 2, 2]}
+
     def __init__(
         self,
         embed_dim: int = 48,

@@ -44,6 +44,8 @@ class WACNN(ChannelSliceModel):
       be built for tests.
     """
 
+    quick_config = {"N": 64, "M": 160}  # 10 slices of 16 channels; 8 attention heads divide both widths
+
     def __init__(self, N: int = 192, M: int = 320):
         step = (M - N) // 4
         super().__init__(

@@ -1,0 +1,104 @@
+"""``python -m ndic baselines``: classical codecs (BPG, VVC, JPEG, ...) over a dataset, real bitstreams."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ..codecs.base import CodecUnavailable, get
+from ..codecs.runner import (
+    CACHE_ENV,
+    DEFAULT_CODECS,
+    ResultCache,
+    default_cache_dir,
+    load_images,
+    sweep,
+    write_results,
+)
+from ..plot import write_bd_rates
+from ..results import provenance, read_rows, summarize, write_compressai_json
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str = "baselines") -> None:
+    parser.epilog = (
+        "Example: python -m ndic baselines --data ../shared/data/kodak --out results/kodak --profile paper. "
+        "VTM runs instead of vvenc when VTM_ENCODER (and VTM_DECODER, VTM_CONFIG) are set."
+    )
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", help="a folder of images, one image, or an ndic.data dataset name")
+    data.add_argument(
+        "--summaries-only",
+        metavar="DIR",
+        help="code nothing: rewrite the CompressAI JSON and bd_rates.csv of the result CSVs in DIR from their rows",
+    )
+    parser.add_argument("--dataset", default=None, help="dataset name in the result rows (default: folder name)")
+    parser.add_argument("--codecs", nargs="+", default=list(DEFAULT_CODECS), help="codec names (default: all)")
+    parser.add_argument("--qualities", nargs="+", type=float, default=None, help="override the sweep (one codec)")
+    parser.add_argument("--out", default=None, help="output folder (default: runs/baselines/<dataset>)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes")
+    parser.add_argument("--cache", default=None, help=f"cache folder (default: ${CACHE_ENV} or ~/.cache/ndic/codecs)")
+    parser.add_argument("--no-cache", action="store_true", help="measure everything again")
+    parser.add_argument("--limit", type=int, default=None, help="first N images only")
+    parser.add_argument("--profile", choices=("quick", "paper"), default="quick", help="label of the rows")
+
+
+def run(args: argparse.Namespace, name: str = "baselines") -> int:
+    if args.summaries_only:
+        return resummarize(Path(args.summaries_only), args.dataset or Path(args.summaries_only).name, args.profile)
+    if args.qualities and len(args.codecs) != 1:
+        raise ValueError("--qualities needs exactly one codec (each codec has its own quality scale)")
+    images = load_images(args.data, args.limit)
+    dataset = args.dataset or Path(args.data).name
+    # never the committed results/ by default: an ad-hoc run must not replace the book's curves
+    out_dir = Path(args.out or Path("runs") / "baselines" / dataset)
+    cache = None if args.no_cache else ResultCache(args.cache or default_cache_dir())
+    meta = provenance(args.profile, " ".join(["python -m ndic", name, *sys.argv[2:]]))
+    meta.update({"dataset": dataset, "data": str(args.data), "images": len(images)})
+    status = 0
+    for codec_name in args.codecs:
+        try:
+            codec = get(codec_name)
+            rows = sweep(codec, images, args.qualities, dataset, args.workers, cache, args.profile)
+        except CodecUnavailable as reason:
+            print(f"skipped {codec_name}: {reason}", file=sys.stderr)
+            continue
+        except (KeyError, ValueError, RuntimeError) as error:
+            print(f"ndic {name}: error: {codec_name}: {error}", file=sys.stderr)
+            status = 1
+            continue
+        csv, _ = write_results(rows, codec, out_dir, meta)
+        print_summary(rows, csv)
+    table = write_bd_rates(out_dir, dataset, meta)
+    if table:
+        print(f"BD-rates against the published VTM and BPG curves: {table}")
+    return status
+
+
+def print_summary(rows: list[dict], csv: Path) -> None:
+    table = summarize(pd.DataFrame(rows))[["label", "quality", "bpp", "psnr", "ms_ssim_db", "encoding_time"]]
+    print(f"{csv}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.4g}')}")
+
+
+def resummarize(folder: Path, dataset: str, profile: str) -> int:
+    """Rewrite every curve's CompressAI JSON and the folder's BD table from the per-image rows."""
+    import json
+
+    files = sorted(p for p in folder.glob("*.csv") if p.name != "bd_rates.csv")
+    if not files:
+        raise FileNotFoundError(f"no result CSV in {folder}: --summaries-only needs a folder of result rows")
+    for csv in files:
+        frame = read_rows(csv)
+        old = json.loads(csv.with_suffix(".json").read_text()) if csv.with_suffix(".json").is_file() else {}
+        name = old.get("name", str(frame["label"].iloc[0]))
+        write_compressai_json(frame, csv.with_suffix(".json"), name, old.get("description", ""))
+        print(f"{csv.with_suffix('.json')}: rewritten from {len(frame)} rows")
+    meta = provenance(profile, " ".join(["python -m ndic baselines", *sys.argv[2:]]))
+    meta.update({"dataset": dataset, "data": str(folder), "images": int(read_rows(*files)["image"].nunique())})
+    table = write_bd_rates(folder, dataset, meta)
+    if table:
+        print(f"BD-rates against the published VTM and BPG curves: {table}")
+    return 0

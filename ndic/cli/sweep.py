@@ -1,0 +1,122 @@
+"""``python -m ndic sweep``: the commands (train, then evaluate ``best.pt``) for every lambda of a paper.
+
+Prints a runnable script (comments ``# ...`` before each command in the paper profile), writes it as a
+SLURM job array (``--slurm FILE``) or runs it here (``--run``). Every run is checked before anything
+is printed: model, dataset (with a training split), distortion, lambdas, GPUs per node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from .. import models
+from ..io import atomic_write_text
+from ..recipes import RECIPES
+from ..sweep import Options, StepTime, command, describe, measured_step_time, plan, slurm_script
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("--model", required=True, help="registry name, e.g. cross_attention or stf")
+    parser.add_argument(
+        "--dataset", required=True, help="a dataset with a training split: kitti_stereo, cityscape, images, ..."
+    )
+    parser.add_argument("--distortion", default=None, help="MS-SSIM or MSE (default: NDIC-CAM MS-SSIM, STF MSE)")
+    parser.add_argument("--profile", default="paper", choices=["paper", "quick"])
+    parser.add_argument("--lambdas", default=None, help="comma-separated lambdas instead of the paper's")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--out-dir", default="runs")
+    parser.add_argument("--data-root", default=None, help="the dataset's folder (default: $NDIC_DATA/<dataset>)")
+    parser.add_argument(
+        "--gpus-per-node",
+        type=int,
+        default=1,
+        help="GPUs per run: more than 1 trains with torchrun, the global batch split over them",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue each run from its checkpoint.pt")
+    parser.add_argument(
+        "--finetune",
+        action="store_true",
+        help="MS-SSIM models of STF/WACNN as CompressAI: fine-tune the MSE model of the same "
+        "quality at lr 1e-5 (trained first when its run is not finished)",
+    )
+    parser.add_argument("--mse-lambdas", default=None, help="with --finetune and --lambdas: the MSE lambdas, in order")
+    parser.add_argument(
+        "--seconds-per-step",
+        type=float,
+        default=None,
+        help="seconds per training step measured on your GPU, for the GPU-hour estimate",
+    )
+    parser.add_argument("--measured-on", default="your GPU", help="the GPU --seconds-per-step was measured on")
+    parser.add_argument("--slurm", metavar="FILE", default=None, help="write an sbatch job array script instead")
+    parser.add_argument(
+        "--sbatch",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="an extra #SBATCH line for --slurm, e.g. --sbatch=--partition=gpu (repeatable)",
+    )
+    parser.add_argument("--run", action="store_true", help="run the commands here, one after another")
+
+
+def run(args: argparse.Namespace, name: str) -> int:
+    cls = models.get(args.model)
+    distortion = _distortion(args.distortion or cls.paper_distortion)
+    runs = plan(args.model, args.dataset, distortion, _floats(args.lambdas, "--lambdas"), gpus=args.gpus_per_node,
+                finetune=args.finetune, mse_lambdas=_floats(args.mse_lambdas, "--mse-lambdas"))  # fmt: skip
+    opts = Options(args.profile, args.device, args.out_dir, "notebooks", args.data_root, args.gpus_per_node,
+                   args.resume or bool(args.slurm))  # fmt: skip
+    lines = [command(r, opts) for r in runs]
+    comments = [[] for _ in runs]
+    if args.profile == "paper":
+        timing = _timing(args, RECIPES[cls.recipe]["train_batch_size"])
+        comments = [describe(r, opts, i, len(runs), timing) for i, r in enumerate(runs, 1)]
+    if args.slurm:
+        return _write_slurm(args, cls, f"ndic_{args.model}_{args.dataset}_{distortion}", lines, comments)
+    if not args.run:
+        print("\n".join(text for c, line in zip(comments, lines, strict=True) for text in (*c, line)))
+        return 0
+    for i, line in enumerate(lines, 1):
+        print("\n".join(comments[i - 1] + [f"[{i}/{len(lines)}] {line}"]), flush=True)
+        status = subprocess.run(line, shell=True).returncode
+        if status:
+            print(f"stopped: command {i} failed with exit status {status}", file=sys.stderr)
+            return status
+    return 0
+
+
+def _write_slurm(args: argparse.Namespace, cls, job_name: str, lines: list[str], comments: list[list[str]]) -> int:
+    log_dir = Path(args.out_dir) / "slurm"
+    log_dir.mkdir(parents=True, exist_ok=True)  # sbatch does not create the folder of its logs
+    gpus = args.gpus_per_node if args.device.startswith("cuda") else 0
+    cpus = (RECIPES[cls.recipe]["workers"] + 1) * max(gpus, 1)  # the data loader's workers and the trainer
+    script = slurm_script(lines, job_name=job_name, workdir=Path.cwd(), log_dir=log_dir, gpus=gpus, cpus=cpus,
+                          comments=comments, sbatch_options=tuple(args.sbatch))  # fmt: skip
+    atomic_write_text(args.slurm, script)
+    print(f"wrote {args.slurm}: {len(lines)} array tasks, logs in {log_dir}/; submit with: sbatch {args.slurm}")
+    return 0
+
+
+def _timing(args: argparse.Namespace, batch: int) -> StepTime | None:
+    if args.seconds_per_step is not None:
+        if not args.seconds_per_step > 0:
+            raise ValueError(f"--seconds-per-step must be positive, got {args.seconds_per_step}")
+        return StepTime(args.seconds_per_step, f"{args.measured_on} (--seconds-per-step)", True)
+    return measured_step_time(args.model, batch)
+
+
+def _distortion(value: str) -> str:
+    from ..config import Config
+
+    return Config(distortion_loss=value).distortion_loss  # ConfigError naming MSE and MS-SSIM
+
+
+def _floats(text: str | None, flag: str) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{flag} takes comma-separated numbers, e.g. 0.0018,0.0035; got {text!r}") from None

@@ -1,0 +1,59 @@
+"""Figures and BD tables in one style for the whole book.
+
+==================  ===============================================================================
+module              what it draws
+==================  ===============================================================================
+:mod:`.style`       colours per method, line styles per kind of curve (learned, classical, published)
+:mod:`.rd`          rate-distortion curves (:func:`rd`, :func:`rd_figure`), saved as PNG and SVG; real
+                    against estimated bpp of the same points (:func:`rate_comparison_figure`)
+:mod:`.tables`      BD-rate / BD-quality tables (:func:`bd_table`, :func:`bd_tables`, :func:`describe_bd`)
+:mod:`.images`      images side by side, error maps, cross-attention maps
+:mod:`.training`    training curves of a run folder
+:mod:`.timings`     speed bars of models and codecs
+==================  ===============================================================================
+"""
+
+from .images import error_map, plot_attention, plot_error_maps, show_images
+from .rd import (
+    RATES,
+    Curve,
+    curves_from_published,
+    curves_from_results,
+    published_curves,
+    rate_comparison_figure,
+    rd,
+    rd_figure,
+    save,
+)
+from .style import COLORS, KINDS, LINE, METRIC_LABELS, STYLE, color
+from .tables import bd_table, bd_tables, describe_bd, write_bd_rates
+from .timings import plot_timings
+from .training import plot_training
+
+__all__ = [
+    "COLORS",
+    "KINDS",
+    "LINE",
+    "METRIC_LABELS",
+    "RATES",
+    "STYLE",
+    "Curve",
+    "bd_table",
+    "bd_tables",
+    "color",
+    "curves_from_published",
+    "curves_from_results",
+    "describe_bd",
+    "error_map",
+    "plot_attention",
+    "plot_error_maps",
+    "plot_timings",
+    "plot_training",
+    "published_curves",
+    "rate_comparison_figure",
+    "rd",
+    "rd_figure",
+    "save",
+    "show_images",
+    "write_bd_rates",
+]

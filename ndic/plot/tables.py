@@ -1,0 +1,153 @@
+"""BD tables: the BD-rate and BD-quality of every curve against a reference curve, and their sentences."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ..bd import bd_quality, bd_rate
+from ..io import atomic_write_text
+from ..results import COLUMNS
+from .rd import Curve, curves_from_published, curves_from_results, published_curves
+
+
+def bd_table(
+    curves: Iterable[Curve],
+    reference: Curve | str,
+    metric: str = "psnr",
+    methods: Sequence[str] = ("cubic", "pchip"),
+) -> pd.DataFrame:
+    """BD-rate (%) and BD-quality (dB) of every curve against ``reference`` (a curve or a label).
+
+    Curves that cannot be compared (too few points, no overlap, no ``metric`` values) get NaN and a
+    ``note`` saying why.
+    """
+    curves = list(curves)
+    if isinstance(reference, str):
+        matches = [c for c in curves if c.label == reference]
+        if not matches:
+            raise ValueError(f"reference {reference!r} is not among the curves: {[c.label for c in curves]}")
+        reference = matches[0]
+    ref_values = reference.values(metric)
+    if ref_values is None:
+        raise ValueError(f"reference {reference.label!r} has no {metric} values")
+    quality = "PSNR" if metric == "psnr" else "MS-SSIM"
+    rows = []
+    for curve in curves:
+        if curve is reference or curve.label == reference.label:
+            continue
+        row, notes = {"curve": curve.label, "kind": curve.kind}, []
+        for method in methods:
+            rate_key, quality_key = f"BD-rate {method} (%)", f"BD-{quality} {method} (dB)"
+            try:
+                values = curve.values(metric)
+                if values is None:
+                    raise ValueError(f"no {metric} values")
+                args = (reference.bpp, ref_values, curve.bpp, values)
+                row[rate_key], row[quality_key] = bd_rate(*args, method=method), bd_quality(*args, method=method)
+            except ValueError as reason:
+                row[rate_key] = row[quality_key] = math.nan
+                notes.append(f"{method}: {reason}")
+        row["note"] = "; ".join(dict.fromkeys(notes))
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("curve") if rows else pd.DataFrame()
+    table.attrs.update({"reference": reference.label, "metric": metric})
+    return table
+
+
+def bd_tables(
+    frame: pd.DataFrame,
+    dataset: str,
+    reference: str | None = None,
+    metric_names: Sequence[str] = ("psnr", "ms_ssim_db"),
+) -> pd.DataFrame:
+    """BD-rate / BD-quality of every curve on ``dataset`` against ``reference`` (a curve label).
+
+    Default reference: the published VTM curve when the dataset has one, else the VVC curve run here,
+    else BPG; without any of them the table is empty. Both BD methods (cubic, PCHIP), one block of rows
+    per metric.
+    """
+
+    rows = frame[frame["dataset"] == dataset]
+    curves = curves_from_results(rows[COLUMNS]) + published_curves(dataset, ["vtm", "bpg"])
+    reference = reference or _default_reference(curves)
+    if reference is None:
+        return pd.DataFrame()
+    tables = []
+    for metric in metric_names:
+        table = bd_table(curves, reference, metric)
+        if not table.empty:
+            # BD-PSNR / BD-MS-SSIM columns under one name, so that both metrics stack in one table
+            table = table.rename(columns=lambda c: re.sub(r"^BD-(PSNR|MS-SSIM) ", "BD-quality ", c))
+            tables.append(table.reset_index().assign(metric=metric, reference=reference))
+    if not tables:
+        return pd.DataFrame()
+    out = pd.concat(tables, ignore_index=True)
+    first = ["metric", "reference", "curve"]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def describe_bd(table: pd.DataFrame) -> list[str]:
+    """One sentence per row of :func:`bd_tables` with a BD-rate: the rate change for equal quality."""
+    quality = {"psnr": "PSNR", "ms_ssim_db": "MS-SSIM"}
+    sentences = []
+    for row in table.to_dict("records"):
+        cubic, pchip = row.get("BD-rate cubic (%)", math.nan), row.get("BD-rate pchip (%)", math.nan)
+        if math.isnan(cubic) and math.isnan(pchip):
+            continue
+        sentences.append(
+            f"{row['curve']}: {cubic:+.1f} % rate (PCHIP: {pchip:+.1f} %) for the same "
+            f"{quality.get(row['metric'], row['metric'])} as {row['reference']}"
+        )
+    return sentences
+
+
+def _default_reference(curves: Sequence) -> str | None:
+    for kind, method in (("published", "vtm"), ("classical", "vvenc"), ("classical", "vtm"), ("classical", "bpg")):
+        for curve in curves:
+            if curve.kind == kind and curve.method == method:
+                return curve.label
+    return None
+
+
+def write_bd_rates(out_dir: str | os.PathLike, dataset: str, meta: dict | None = None) -> Path | None:
+    """``<out_dir>/bd_rates.csv``: every result CSV in ``out_dir`` against the published VTM and BPG curves.
+
+    Both BD methods, on PSNR and on MS-SSIM (dB) (``metric``; ``BD-quality`` is in dB of that metric).
+    None when nothing was published for ``dataset``.
+    """
+    from .. import published
+    from ..results import read_rows
+
+    try:
+        references = [
+            curves_from_published(published.points(m, "compressai", dataset=dataset))[0] for m in ("vtm", "bpg")
+        ]
+    except ValueError:
+        return None
+    files = sorted(p for p in Path(out_dir).glob("*.csv") if p.name != "bd_rates.csv")
+    if not files:
+        return None
+    ours = curves_from_results(read_rows(*files))
+    tables = []
+    for reference in references:
+        for metric in ("psnr", "ms_ssim_db"):
+            table = bd_table([reference, *ours], reference, metric).reset_index()
+            table.columns = [re.sub(r"^BD-(PSNR|MS-SSIM) ", "BD-quality ", c) for c in table.columns]
+            tables.append(table.assign(reference=reference.label, metric=metric))
+    frame = pd.concat(tables, ignore_index=True)
+    first = ["curve", "reference", "metric"]
+    frame = frame[first + [c for c in frame.columns if c not in first and c != "kind"]]
+    path = atomic_write_text(Path(out_dir) / "bd_rates.csv", frame.to_csv(index=False, float_format="%.4f"))
+    if meta is not None:
+        sources = {
+            r.label: "InterDigitalInc/CompressAI results/image/kodak (ndic/published_rd.csv)" for r in references
+        }
+        atomic_write_text(path.with_suffix(".meta.json"), json.dumps({**meta, "references": sources}, indent=2) + "\n")
+    return path
