@@ -7,6 +7,12 @@ Inputs:
 - single-image models on a Kodak image (``../shared/data/kodak/kodim01.png``, ``--kodak PATH``, or
   scikit-image's astronaut when neither exists). The CSV names the input actually used.
 
+Peers measured in the same run: ``bmshj18`` against CompressAI's ``bmshj2018-hyperprior`` architecture
+(``ScaleHyperprior`` with N = M = the same width, untrained), the two timed back to back in each of
+``--repeats`` rounds: ``<op>_ratio_to_peer`` (ours / CompressAI's) with its min and max over the rounds.
+NDIC-CAM's bmshj18 differs from CompressAI's in small ways (no ReLU between h_a's first convolutions, h_s
+without exp, zero-mean Gaussian, its own bottleneck for z; see :class:`ndic.models.balle.BMSHJ18`).
+
 Each time is the median of ``--repeats`` runs after ``--warmup`` discarded ones, in eval mode under
 ``torch.no_grad``, with ``torch.cuda.synchronize`` around CUDA runs. Weights are untrained (seed 0):
 network times do not depend on the weights, entropy-coding times do (through the number of bits),
@@ -204,6 +210,45 @@ def model_config(name: str, quick: bool) -> dict:
     return config
 
 
+def compressai_peer(name: str, model: torch.nn.Module) -> tuple[str, torch.nn.Module] | None:
+    """CompressAI's model of the same architecture and width, when it has one (untrained, seed 0)."""
+    if name != "bmshj18":
+        return None
+    from compressai.models import ScaleHyperprior
+
+    torch.manual_seed(0)
+    width = model.config["num_filters"]
+    peer = ScaleHyperprior(N=width, M=width).eval()
+    peer.update(force=True)
+    return f"CompressAI bmshj2018-hyperprior (ScaleHyperprior N=M={width})", peer
+
+
+def peer_ratios(model, peer, x: torch.Tensor, device: torch.device, args: argparse.Namespace) -> dict:
+    """ours / peer time of forward, compress and decompress, each pair timed back to back (median, min, max)."""
+    ratios: dict[str, list[float]] = {"forward": [], "compress": [], "decompress": []}
+    with torch.no_grad():
+        coded = {"ours": model.compress(x), "peer": peer.compress(x)}
+        subjects = {"ours": model, "peer": peer}
+
+        def run(who: str, op: str) -> float:
+            net, code = subjects[who], coded[who]
+            fn = {"forward": lambda: net(x), "compress": lambda: net.compress(x),
+                  "decompress": lambda: net.decompress(code["strings"], code["shape"])}[op]  # fmt: skip
+            return median_seconds(fn, device, repeats=1, warmup=0)
+
+        for round_ in range(args.warmup + args.repeats):
+            for op in ratios:
+                pair = ("ours", "peer") if round_ % 2 == 0 else ("peer", "ours")  # alternate who runs first
+                elapsed = {who: run(who, op) for who in pair}
+                if round_ >= args.warmup:
+                    ratios[op].append(elapsed["ours"] / elapsed["peer"])
+    row = {}
+    for op, values in ratios.items():
+        row |= {f"{op}_ratio_to_peer": statistics.median(values), f"{op}_ratio_to_peer_min": min(values),
+                f"{op}_ratio_to_peer_max": max(values)}  # fmt: skip
+    return row
+
+
 def time_case(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, device, args) -> dict:
     """Forward, compress and decompress medians of one input (``y``: side image of distributed models)."""
     forward_inputs = (x, y) if y is not None else (x,)
@@ -233,6 +278,10 @@ def bench_model(
         x, y = x.to(device), (y.to(device) if distributed else None)
         row = {"model": name, "input": label, "height": x.shape[-2], "width": x.shape[-1], "device": str(device)}
         row.update(time_case(model, x, y, device, args))
+        peer = compressai_peer(name, model)
+        if peer is not None:
+            row["peer"] = peer[0]
+            row.update(peer_ratios(model, peer[1].to(device), x, device, args))
         if name == "cross_attention":
             attention = attention_modules(model)
             executed, total = count_flops(model, (x, y), attention)
@@ -299,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(args.out, frame.to_csv(index=False))
     print(f"wrote {args.out}", file=sys.stderr)
     shown = ["model", "input", "device", "forward_s", "compress_s", "decompress_s", "matmul_gflops"]
-    extra = ("attention_gflop", "attention_gflops_achieved", "attention_share_of_matmul", "forward_ratio_to_ndic_bls17")
+    extra = ("attention_gflop", "attention_gflops_achieved", "attention_share_of_matmul", "forward_ratio_to_ndic_bls17",
+             "forward_ratio_to_peer", "compress_ratio_to_peer", "decompress_ratio_to_peer")  # fmt: skip
     shown += [c for c in extra if c in frame]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(frame[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -7,6 +7,10 @@ step for models with quantiles). Batches:
 - NDIC-CAM models (``ndic_cam`` recipe): batch 1 of 128x256 (pairs for the distributed models);
 - STF / WACNN (``stf`` recipe): batch 16 of 256x256 crops.
 
+Peer in the same run: ``bmshj18`` against a plain CompressAI step of ``ScaleHyperprior`` (bmshj2018-hyperprior)
+at the same width and batch, the two steps back to back in each of ``--repeats`` rounds after ``--warmup``:
+``step_ratio_to_peer`` (ours / CompressAI's; median, min, max). Ours also clips gradients and logs its losses.
+
 Inputs are random images (seed 0): the cost of a training step does not depend on the content
 (no entropy coding happens while training). Data loading is not included. Each figure is the median
 over ``--repeats`` runs of ``--steps`` steps after ``--warmup`` discarded steps. CPU runs are bounded
@@ -84,6 +88,50 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def compressai_step(name: str, trainer: Trainer, batch) -> tuple[str, object] | None:
+    """A plain CompressAI training step of the same architecture and width (the peer), when there is one:
+    ``bmshj18`` against ``ScaleHyperprior(N=M=width)``: forward, MSE + rate loss, backward, Adam step, aux step."""
+    if name != "bmshj18":
+        return None
+    from compressai.models import ScaleHyperprior
+
+    torch.manual_seed(0)
+    width = trainer.model.config["num_filters"]
+    net = ScaleHyperprior(N=width, M=width).to(trainer.device).train()
+    main = [p for n, p in net.named_parameters() if not n.endswith(".quantiles")]
+    optimizer = torch.optim.Adam(main, lr=1e-4)
+    aux_optimizer = torch.optim.Adam([p for n, p in net.named_parameters() if n.endswith(".quantiles")], lr=1e-3)
+    x = (batch[0] if isinstance(batch, list) else batch).to(trainer.device)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        aux_optimizer.zero_grad(set_to_none=True)
+        out = net(x)
+        bpp = sum(-torch.log2(v).sum() for v in out["likelihoods"].values()) / (x.shape[0] * x.shape[-2] * x.shape[-1])
+        (bpp + 0.01 * 255**2 * torch.nn.functional.mse_loss(out["x_hat"], x)).backward()
+        optimizer.step()
+        net.aux_loss().backward()
+        aux_optimizer.step()
+
+    return f"CompressAI ScaleHyperprior N=M={width}, plain step", step
+
+
+def peer_ratio(trainer: Trainer, batch, peer_step, args: argparse.Namespace) -> list[float]:
+    """ours / peer time of one training step, the two back to back (alternating first) in each round."""
+    ratios = []
+    for round_ in range(args.warmup + args.repeats):
+        timed = {}
+        for who in ("ours", "peer") if round_ % 2 == 0 else ("peer", "ours"):
+            _synchronize(trainer.device)
+            start = time.perf_counter()
+            trainer.train_step(batch) if who == "ours" else peer_step()
+            _synchronize(trainer.device)
+            timed[who] = time.perf_counter() - start
+        if round_ >= args.warmup:
+            ratios.append(timed["ours"] / timed["peer"])
+    return ratios
+
+
 def bench(config: Config, args: argparse.Namespace) -> dict:
     try:
         return _bench(config, args)
@@ -111,6 +159,12 @@ def _bench(config: Config, args: argparse.Namespace) -> dict:
         _synchronize(trainer.device)
         rates.append(steps * trainer.config.train_batch_size / (time.perf_counter() - start))
     images_per_s = statistics.median(rates)
+    peer = compressai_step(trainer.model.registry_name, trainer, batch)
+    compared = {}
+    if peer is not None:
+        ratios = peer_ratio(trainer, batch, peer[1], args)
+        compared = {"peer": peer[0], "step_ratio_to_peer": statistics.median(ratios),
+                    "step_ratio_to_peer_min": min(ratios), "step_ratio_to_peer_max": max(ratios)}  # fmt: skip
     size = batch[0].shape[-2:] if isinstance(batch, list) else batch.shape[-2:]
     return {
         "model": trainer.model.registry_name,
@@ -129,6 +183,7 @@ def _bench(config: Config, args: argparse.Namespace) -> dict:
         "steps_per_run": steps,
         "repeats": repeats,
         "warmup_steps": args.warmup,
+        **compared,
     }
 
 

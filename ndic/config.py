@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import importlib.util
 import math
 import os
 import types
@@ -115,6 +116,7 @@ class Config:
     val_batch_size: int | None = None
     val_split: str | None = None  # "none": no validation (the schedule then follows the training loss)
     test_split: str = "test"
+    test_both_directions: bool = False  # stereo test sets: also compress each pair's second view (KITTI, Middlebury)
     val_limit: int | None = None  # validate on the first N images only
     steps: int | None = None  # stop after this many optimiser steps in total (None: run all epochs)
     # --- stopping rules of the paper profile (ndic.recipes.STOPPING); None: the recipe's, 0: off
@@ -134,7 +136,8 @@ class Config:
     channels_last: bool = False
     compile: bool = False  # torch.compile the training forward
     resume: bool | str = False  # True: <save_output_path>/checkpoint.pt if present; or a path
-    progress: bool = True
+    progress: bool = True  # a bar in a terminal or notebook, plain lines in batch logs (papermill, > log)
+    tensorboard: bool = True  # also log the training scalars as TensorBoard events in <run folder>/tb/
 
     def __post_init__(self) -> None:
         # papermill and the CLI hand over strings, YAML 1.1 reads "3e-05" as a string: coerce every field
@@ -199,8 +202,8 @@ class Config:
         filled = {k: v for k, v in defaults.items() if getattr(self, k) is None}
         if self.recipe is None:
             filled["recipe"] = recipe
-        if self.profile == "quick" and not self.model_config:
-            filled["model_config"] = dict(self.model_class.quick_config)
+        if self.profile in ("quick", "cpu") and not self.model_config:  # the model's own small widths
+            filled["model_config"] = dict(getattr(self.model_class, f"{self.profile}_config", {}))
         out = dataclasses.replace(self, **filled)
         if self.dataset_name is not None:
             out.dataset_name, path = _dataset_and_root(self.dataset_name, self.dataset_path)
@@ -281,6 +284,11 @@ class Config:
             )
         if self.load_weight and not self.weight_path:
             raise ConfigError("load_weight is True but weight_path is empty; give the checkpoint to load")
+        if self.tensorboard and self.train and importlib.util.find_spec("tensorboard") is None:
+            raise ConfigError(
+                "tensorboard is True but the tensorboard package is not installed; run `make env` "
+                "(or pip install tensorboard), or set tensorboard: false"
+            )
         self._validate_stopping()
 
     def _validate_stopping(self) -> None:

@@ -7,9 +7,16 @@ counts the bytes of the rANS strings, decodes them with ``model.decompress`` (wi
 - ``bpp``: 8 * bytes / (H * W) of the real bitstream (the rANS payload of every latent, as
   CompressAI's and STF's evaluation count it; container headers are not included);
 - ``bpp_estimated``: -sum(log2 p) / (H * W) of the eval-mode forward's transmitted likelihoods:
-  the number NDIC-CAM's test loop reports, kept beside the real one so the gap can be shown;
+  the number NDIC-CAM's test loop reports, kept beside the real one so the gap can be shown. They are
+  the likelihoods of the symbols ``compress`` coded (``model.compress_with_likelihoods``), so the estimate
+  costs no extra forward pass (:mod:`ndic.coding`);
+- ``bpp_estimated_capped`` (after the columns of :data:`ndic.results.COLUMNS`): the same with each symbol
+  charged at most the 16 bits the coder's tables can charge, nearer the real rate where latents fall far
+  into the tails. An extra column, not one of ``COLUMNS``: files written before it stay result files and the
+  classical codecs, which have no estimate, need not write it;
 - ``psnr`` (RGB, 8-bit rounded, peak 255), ``ms_ssim`` and ``ms_ssim_db`` of the decoded image;
-- ``encoding_time`` / ``decoding_time`` in seconds, with CUDA synchronised around each.
+- ``encoding_time`` / ``decoding_time`` in seconds, with CUDA synchronised around each (with several
+  ``workers`` they include waiting on the others; the meta records ``workers``).
 
 Quality is measured on what a receiver gets: the decoded image, clamped to [0, 1] and rounded to
 8 bits (NDIC-CAM's test loop measured the unclamped forward output, with PSNR = 10 log10(1 / MSE)).
@@ -29,7 +36,6 @@ import math
 import os
 import re
 import sys
-import time
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -38,22 +44,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from . import _compat, metrics, paths, results  # noqa: F401  (_compat before compressai)
+from . import _compat, coding, metrics, paths, results  # noqa: F401  (_compat before compressai)
 from .checkpoint import load_model
+from .coding import flatten_strings
 from .config import Config, ConfigError
 from .io import atomic_write_bytes
 
-
-def flatten_strings(strings) -> list[bytes]:
-    """Every byte string of a ``compress`` result (``strings[latent][batch]``, nested lists)."""
-    if isinstance(strings, (bytes, bytearray)):
-        return [bytes(strings)]
-    return [s for item in strings for s in flatten_strings(item)]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+ESTIMATE_CAPPED = "bpp_estimated_capped"  # written after results.COLUMNS (see the module docstring)
 
 
 def image_file_name(image_id: str) -> str:
@@ -71,7 +68,6 @@ def save_png(x: torch.Tensor, path: str | Path) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-@torch.no_grad()
 def evaluate(
     model,
     dataset,
@@ -86,8 +82,9 @@ def evaluate(
     update: bool = True,
     limit: int | None = None,
     progress: bool = True,
+    workers: int | None = None,
 ) -> pd.DataFrame:
-    """Compress, decompress and measure every image of ``dataset``; one row per image.
+    """Compress, decompress and measure every image of ``dataset``; one row per image, in dataset order.
 
     Args:
         model: a registry model (CompressionModel); distributed models get the side image at decode.
@@ -97,6 +94,9 @@ def evaluate(
         update: rebuild the coder's CDF tables (``model.update(force=True)``); pass False to keep tables
             loaded with the weights (an original's tables give byte-identical streams).
         limit: evaluate the first ``limit`` images only.
+        workers: images coded at once, in threads (:func:`ndic.coding.in_order`; PyTorch's threads are split
+            between them); default :func:`ndic.coding.default_workers`. Rows do not depend on it, except the
+            times, which then include waiting on the other workers: time with ``workers=1``.
     """
     from tqdm.auto import tqdm
 
@@ -110,8 +110,9 @@ def evaluate(
     method = method or getattr(model, "registry_name", type(model).__name__)
     ids = list(getattr(dataset, "ids", [])) or [str(i) for i in range(len(dataset))]
     count = len(dataset) if limit is None else min(limit, len(dataset))
-    rows, small = [], []
-    for index in tqdm(range(count), desc=f"evaluate {method}", disable=not progress, unit="image"):
+    workers = coding.default_workers() if workers is None else workers
+
+    def measure(index: int) -> dict[str, Any]:
         item = dataset[index]
         x, y = (item[0], item[1]) if isinstance(item, (list, tuple)) else (item, None)
         x = x.unsqueeze(0).to(device).float()
@@ -119,52 +120,40 @@ def evaluate(
         if distributed and side is None:
             raise ValueError(f"item {ids[index]} has no side image")
         height, width = x.shape[-2:]
-
-        estimate = model(x, side) if distributed else model(x)
-        bpp_estimated = metrics.bpp_from_likelihoods(estimate["likelihoods"], height, width)
-
-        _sync(device)
-        start = time.perf_counter()
-        encoded = model.compress(x)
-        _sync(device)
-        encoded_at = time.perf_counter()
-        kwargs = {"side": side} if distributed else {}
-        decoded = model.decompress(encoded["strings"], encoded["shape"], **kwargs)
-        _sync(device)
-        decoded_at = time.perf_counter()
-
-        x_hat = decoded["x_hat"].clamp(0, 1)
-        num_bytes = sum(len(s) for s in flatten_strings(encoded["strings"]))
+        coded = coding.code_image(model, x, side)
         try:
-            ms_ssim = metrics.ms_ssim(x, x_hat)
+            ms_ssim = metrics.ms_ssim(x, coded.x_hat)
         except ValueError:  # too small for five MS-SSIM scales
             ms_ssim = math.nan
-            small.append(ids[index])
-        rows.append(
-            {
-                "method": method,
-                "label": label or method,
-                "quality": quality,
-                "dataset": dataset_name,
-                "image": ids[index],
-                "height": height,
-                "width": width,
-                "bytes": num_bytes,
-                "bpp": metrics.bpp_from_bytes(num_bytes, height, width),
-                "bpp_estimated": bpp_estimated,
-                "psnr": metrics.psnr(x, x_hat),
-                "ms_ssim": ms_ssim,
-                "ms_ssim_db": metrics.ms_ssim_db(ms_ssim) if math.isfinite(ms_ssim) else math.nan,
-                "encoding_time": encoded_at - start,
-                "decoding_time": decoded_at - encoded_at,
-                "profile": profile,
-            }
-        )
         if save_images is not None:
-            save_png(x_hat, Path(save_images) / f"{image_file_name(ids[index])}.png")
+            save_png(coded.x_hat, Path(save_images) / f"{image_file_name(ids[index])}.png")
+        return {
+            "method": method,
+            "label": label or method,
+            "quality": quality,
+            "dataset": dataset_name,
+            "image": ids[index],
+            "height": height,
+            "width": width,
+            "bytes": coded.bytes,
+            "bpp": metrics.bpp_from_bytes(coded.bytes, height, width),
+            "bpp_estimated": coded.bpp_estimated,
+            "psnr": metrics.psnr(x, coded.x_hat),
+            "ms_ssim": ms_ssim,
+            "ms_ssim_db": metrics.ms_ssim_db(ms_ssim) if math.isfinite(ms_ssim) else math.nan,
+            "encoding_time": coded.encoding_time,
+            "decoding_time": coded.decoding_time,
+            "profile": profile,
+            ESTIMATE_CAPPED: coded.bpp_estimated_capped,
+        }
+
+    with coding.sharing_threads(workers):
+        rows = list(tqdm(coding.in_order(measure, count, workers), total=count, desc=f"evaluate {method}",
+                         disable=not progress, unit="image"))  # fmt: skip
+    small = [row["image"] for row in rows if math.isnan(row["ms_ssim"])]
     if small:
         warnings.warn(f"MS-SSIM left out (NaN) for images under 97 px on a side: {small}", stacklevel=3)
-    return pd.DataFrame(rows, columns=results.COLUMNS)
+    return pd.DataFrame(rows, columns=[*results.COLUMNS, ESTIMATE_CAPPED])
 
 
 def summary_line(frame: pd.DataFrame) -> str:
@@ -187,6 +176,8 @@ def load_test_set(config: Config, distributed_model: bool, split: str | None = N
 
     stereo = config.dataset_name in ("kitti_stereo", "kitti_general", "cityscape", "middlebury")
     opts = {}
+    if config.test_both_directions and config.dataset_name in ("kitti_stereo", "middlebury"):
+        opts["both_directions"] = True  # each view compressed once, the other view as side information
     if config.dataset_name == "default":  # NDIC-CAM models (single-image baselines too) use the pairs
         stereo = opts["stereo"] = distributed_model or config.trains_on_pairs
     return data.load(config.dataset_name, split or config.test_split, root=config.dataset_path,
@@ -251,6 +242,7 @@ def evaluate_config(
     label: str | None = None,
     update: bool = True,
     overwrite: bool = False,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """NDIC-CAM's ``test`` step: evaluate, write ``<save_output_path>/results/<name>.csv``, ``.json`` and
     ``.meta.json`` (+ PNGs in ``<name>_images/``); the name says what was evaluated (``results.result_name``).
@@ -258,6 +250,7 @@ def evaluate_config(
     The model is ``model``, else ``checkpoint``, else ``config.weight_path`` (``load_weight``). Another
     evaluation under that name is refused before evaluating (FileExistsError) unless ``overwrite``. The
     lambda is the checkpoint's, or the configuration's as given: released weights without one get none.
+    ``workers``: images coded at once (:func:`evaluate`), recorded in the meta.
     """
     given_lambda = config.lmbda  # before resolved() puts the profile's default there
     config = config.resolved()
@@ -279,12 +272,14 @@ def evaluate_config(
     program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
     ours = program.name == "ndic" or program.parts[-2:] == ("ndic", "__main__.py")  # not this machine's path
     command = " ".join(["python -m ndic", *sys.argv[1:]]) if ours else None  # None: provenance() names the program
-    meta = {**results.provenance(config.profile, command), "experiment": config.experiment_name, "evaluated": record}
+    workers = coding.default_workers() if workers is None else workers
+    meta = {**results.provenance(config.profile, command), "experiment": config.experiment_name, "evaluated": record,
+            "workers": workers}  # fmt: skip
     results.check_free(out, meta, overwrite)  # refuse now, not after the evaluation
     images = out.with_name(f"{out.stem}_images") if config.save_image else None
     frame = evaluate(model, dataset, device=device, quality=quality, dataset_name=config.dataset_name,
                      profile=config.profile, save_images=images, update=False, limit=limit, label=label,
-                     progress=config.progress)  # fmt: skip
+                     progress=config.progress, workers=workers)  # fmt: skip
     results.write_result_set(frame, out, results.describe_evaluation(record), meta, overwrite=overwrite)
     print(summary_line(frame), flush=True)
     if quality is None:

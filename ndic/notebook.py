@@ -66,8 +66,8 @@ def notebook_config(
     """The :class:`ndic.config.Config` of a notebook's training run (``values`` may use aliases).
 
     ``None`` values are left to the profile's recipe, except in the quick profile, where ``steps`` and
-    ``batch_size`` default to :data:`NOTEBOOK_QUICK_STEPS` and :data:`NOTEBOOK_QUICK_BATCH`. The
-    progress bar is off (the notebooks draw curves instead).
+    ``batch_size`` default to :data:`NOTEBOOK_QUICK_STEPS` and :data:`NOTEBOOK_QUICK_BATCH`. Progress is
+    shown: a bar in JupyterLab, plain lines under papermill and in the book's build.
     """
     from .config import Config
 
@@ -79,7 +79,7 @@ def notebook_config(
         given["steps"] = steps
     if batch_size is not None:
         given["batch_size"] = batch_size
-    given.setdefault("progress", False)
+    given.setdefault("progress", True)
     return Config.from_dict(dict(given, model=model, profile=profile, out_dir=str(out_dir)), "the notebook")
 
 

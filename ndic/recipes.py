@@ -20,7 +20,7 @@ a stopping rule it can defend. :data:`FINETUNE` is CompressAI's recipe for MS-SS
 
 from __future__ import annotations
 
-PROFILES = ("paper", "quick")
+PROFILES = ("paper", "cpu", "quick")
 DISTORTIONS = ("MSE", "MS-SSIM")
 
 # The optimisation recipes. NDIC-CAM: main.py. STF: train.py (CompressAI's example trainer).
@@ -73,6 +73,9 @@ STOPPING = {
     "ndic_cam": dict(steps=2_000_000, stop_patience=11, stop_at_min_lr=True),
 }
 
+# Optimiser steps of every run of the cpu profile (ndic.cpu_reproduction measures what they cost here).
+CPU_STEPS = 3000
+
 # What each profile trains on, per recipe (the paper's data, widths and first lambda).
 SETUPS = {
     "paper": {
@@ -82,6 +85,18 @@ SETUPS = {
         # README: --lambda 0.0035; RandomCrop(256)
         "stf": dict(dataset_name="images", resize=None, lmbda=0.0035, distortion_loss="MSE", crop=256,
                     **STOPPING["stf"]),
+    },
+    # The CPU-scale reproduction (ndic.cpu_reproduction): the papers' architectures at reduced widths on real
+    # photographs and stereo pairs installed by `make photos`, a budget that 2 CPU cores train in hours. Each
+    # run steps its learning rate down for its last fifth (no plateau schedule at this budget).
+    "cpu": {
+        "ndic_cam": dict(dataset_name="stereo_train", resize=[128, 256], num_filters=64, lmbda=1e-4,
+                         distortion_loss="MS-SSIM", crop=None, steps=CPU_STEPS, lr=5e-4,
+                         lr_drop_at=CPU_STEPS * 4 // 5, lr_drop_to=5e-5, train_batch_size=8, workers=0,
+                         val_limit=32, val_batch_size=8),
+        "stf": dict(dataset_name="photos", resize=None, lmbda=0.0067, distortion_loss="MSE", crop=128,
+                    steps=CPU_STEPS, lr=5e-4, lr_drop_at=CPU_STEPS * 4 // 5, lr_drop_to=5e-5, train_batch_size=8,
+                    workers=0, val_limit=16, val_batch_size=4),
     },
     # embedded data, small widths, a bounded number of steps: minutes on a CPU, never a paper result
     "quick": {

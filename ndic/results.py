@@ -58,6 +58,9 @@ COLUMNS = [
 ]
 
 
+# column load_results adds: how many images the rows' dataset has (their meta's "of"), to tell partial sets
+DATASET_IMAGES = "dataset_images"
+
 UNKNOWN_COMMIT = "unknown (not a git checkout)"
 
 
@@ -113,9 +116,27 @@ def write_rows(rows: list[dict], path: str | os.PathLike, meta: dict | None = No
     An earlier set of this name is replaced (the classical codecs' sweeps re-run as a whole); use
     :func:`write_result_set` for a set that must not replace another evaluation.
     """
-    path = Path(path)
-    _commit_set(path, {path: _csv_bytes(pd.DataFrame(rows))}, dict(meta or {}))
+    path, frame = Path(path), pd.DataFrame(rows)
+    meta = dict(meta or {})
+    _commit_set(path, {path: _csv_bytes(frame)}, {**meta, **image_coverage(frame, meta)})
     return path
+
+
+def image_coverage(frame: pd.DataFrame, meta: Mapping[str, Any]) -> dict[str, int | None]:
+    """``{"images": n, "of": N}``: how many distinct images the rows average, of how many the dataset has.
+
+    ``N`` is ``meta["of"]`` (the writer counted its source), else the image count of ``meta["evaluated"]``
+    when that evaluation had no limit; None when unknown. A set with ``n < N`` is partial (``--limit``, or
+    images a codec cannot code): :mod:`ndic.plot` labels or refuses curves that mix it with other sets.
+    """
+    images = int(frame["image"].nunique()) if "image" in frame.columns else 0
+    of = meta.get("of")
+    evaluated = meta.get("evaluated")
+    if of is None and isinstance(evaluated, Mapping) and not evaluated.get("limit"):
+        of = evaluated.get("images")
+    if of is not None and int(of) < images:
+        raise ValueError(f"the rows cover {images} images but meta says the dataset has {of} (meta['of'])")
+    return {"images": images, "of": None if of is None else int(of)}
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -146,6 +167,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.groupby(keys, sort=False, dropna=False)[metrics].mean().reset_index()
     out["ms_ssim_db"] = [_db(value) for value in out["ms_ssim"]]
     out["images"] = frame.groupby(keys, sort=False, dropna=False).size().to_numpy()
+    if DATASET_IMAGES in frame.columns:  # how many images the dataset has (load_results; NaN: unknown)
+        out[DATASET_IMAGES] = frame.groupby(keys, sort=False, dropna=False)[DATASET_IMAGES].max().to_numpy()
     return out.sort_values(["method", "bpp"]).reset_index(drop=True)
 
 
@@ -190,7 +213,7 @@ def write_result_set(
     path = Path(path)
     layout = to_compressai_json(frame, str(frame["label"].iloc[0]), description)
     contents = {path: _csv_bytes(frame), path.with_suffix(".json"): (json.dumps(layout, indent=2) + "\n").encode()}
-    _commit_set(path, contents, dict(meta), result_identity(meta, frame), overwrite)
+    _commit_set(path, contents, {**meta, **image_coverage(frame, meta)}, result_identity(meta, frame), overwrite)
     return path
 
 
@@ -407,8 +430,9 @@ def find_results(results_dir: str | os.PathLike) -> list[Path]:
 
 
 def load_results(results_dir: str | os.PathLike) -> pd.DataFrame:
-    """Every committed result row under ``results_dir`` with its file (``source``) and provenance columns
-    (``machine``, ``git_commit``, ``command``); empty when there is none."""
+    """Every committed result row under ``results_dir`` with its file (``source``), provenance columns
+    (``machine``, ``git_commit``, ``command``) and ``dataset_images`` (how many images the dataset has, from the
+    meta's ``of``; NaN: not recorded); empty when there is none."""
     frames = []
     root = resolve(results_dir)
     for path in find_results(root):
@@ -418,6 +442,7 @@ def load_results(results_dir: str | os.PathLike) -> pd.DataFrame:
         frame["machine"] = meta.get("machine", "unknown (not recorded)")
         frame["git_commit"] = meta.get("git_commit", "")
         frame["command"] = meta.get("command", "")
+        frame[DATASET_IMAGES] = meta.get("of") if meta.get("of") is not None else math.nan
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*COLUMNS, "source"])
 

@@ -16,7 +16,8 @@ original NDIC-CAM has no quantiles (no real coder), so this step is the one addi
 Run folder (``save_output_path``): ``checkpoint.pt`` (everything needed to continue, written
 atomically after every epoch and every ``checkpoint_every`` steps), ``best.pt`` (lowest validation
 loss, as both originals keep), ``train_log.csv`` (one row per ``log_every`` steps), ``val_log.csv``
-(one row per validation), ``config.yaml`` (the resolved configuration).
+(one row per validation), ``tb/`` (the same scalars as TensorBoard events; ``tensorboard: false`` turns
+it off), ``config.yaml`` (the resolved configuration).
 
 Exact resumption: the shuffling of epoch ``e`` depends only on (seed, e) (DistributedSampler
 with ``set_epoch``), the loader resumes at the batch where the checkpoint was taken, and the RNG
@@ -60,7 +61,7 @@ from . import _compat  # noqa: F401  (before compressai)
 from .checkpoint import CHECKPOINT_FORMAT, build_model, load_model
 from .config import Config, ConfigError
 from .io import atomic_torch_save, atomic_write_text, remove_stale_temporaries
-from .logs import STEP_COLUMNS, VAL_COLUMNS, CsvLog
+from .logs import STEP_COLUMNS, VAL_COLUMNS, CsvLog, Progress, TensorBoardLog
 from .losses import RateDistortionLoss
 from .optim import keep_entropy_models_fp32, make_optimizers
 from .seeding import deterministic_mode, rng_state, seed_everything, seed_worker, set_rng_state
@@ -71,6 +72,9 @@ class NonFiniteLossError(FloatingPointError):
 
 
 # ---------------------------------------------------------------------------- data
+SINGLE_IMAGE_SETS = ("images", "kodak", "photos")  # ndic.data sets of single photographs that training crops
+
+
 def load_datasets(config: Config, distributed_model: bool) -> tuple[Any, Any | None]:
     """(train, validation) datasets of ``ndic.data`` for a resolved configuration."""
     from . import data
@@ -79,9 +83,12 @@ def load_datasets(config: Config, distributed_model: bool) -> tuple[Any, Any | N
         opts: dict[str, Any] = {}
         if config.dataset_name == "default":  # NDIC-CAM trains its single-image baselines on the pairs' x too
             opts["stereo"] = config.trains_on_pairs
-        if config.crop and config.dataset_name in ("default", "images", "kodak") and not distributed_model:
+        single = config.dataset_name in SINGLE_IMAGE_SETS
+        if config.crop and (single or config.dataset_name == "default") and not distributed_model:
             opts["crop"] = config.crop  # random crops for training, centre crops for validation (as STF)
-        return data.load(config.dataset_name, split, root=config.dataset_path, size=config.resize, **opts)
+        # NDIC-CAM's resize is the preprocessing of its stereo pairs; photographs are cropped, never squashed
+        size = None if single else config.resize
+        return data.load(config.dataset_name, split, root=config.dataset_path, size=size, **opts)
 
     train_set = load("train")
     if distributed_model and not getattr(train_set, "stereo", False):
@@ -184,6 +191,7 @@ class Trainer:
         writes = self.is_main and cfg.save_weights
         self.step_log = CsvLog(self.out_dir / "train_log.csv", STEP_COLUMNS, self.is_main)
         self.val_log = CsvLog(self.out_dir / "val_log.csv", VAL_COLUMNS, self.is_main)
+        self.tb_log = TensorBoardLog(self.out_dir / "tb", self.is_main and cfg.tensorboard)
         self._writes_checkpoints = writes
         self._last_saved_step = -1
         if self.is_main:  # temporaries of a run killed while writing a checkpoint (up to ~1 GB each)
@@ -193,6 +201,7 @@ class Trainer:
         if not self._resume():
             self.step_log.reset()
             self.val_log.reset()
+            self.tb_log.reset()
         if self.is_main:
             atomic_write_text(self.out_dir / "config.yaml", _yaml(cfg.to_dict()))
 
@@ -249,6 +258,7 @@ class Trainer:
         self._last_saved_step = self.state.step
         self.step_log.truncate_after(self.state.step)
         self.val_log.truncate_after(self.state.step)
+        self.tb_log.truncate_after(self.state.step)
         self._print(f"resumed from {path} at step {self.state.step} (epoch {self.state.epoch})")
         if self.stop_reason() is not None:  # e.g. a finished run resumed: nothing would be trained, say so
             self._print(f"that run is over ({self.stop_reason()}): raise steps or epochs to train further")
@@ -473,28 +483,33 @@ class Trainer:
         return None
 
     def fit(self, callback: Callable[[Trainer, dict], None] | None = None) -> dict[str, float]:
-        """Train until ``epochs`` or ``steps``; returns the last validation metrics (or step metrics)."""
-        from tqdm.auto import tqdm
+        """Train until ``epochs`` or ``steps``; returns the last validation metrics (or step metrics).
 
+        Progress (``config.progress``, rank 0): a bar in a terminal or notebook, plain lines in a batch log
+        (:class:`ndic.logs.Progress`); off, only the closing line below is printed.
+        """
         cfg = self.config
         per_epoch = self.batches_per_epoch()
         total = cfg.epochs * per_epoch if cfg.steps is None else min(cfg.steps, cfg.epochs * per_epoch)
-        bar = tqdm(total=total, initial=self.state.step, disable=not (cfg.progress and self.is_main),
-                   desc=cfg.experiment_name, unit="step", dynamic_ncols=True)  # fmt: skip
+        progress = Progress(total, self.state.step, cfg.experiment_name, cfg.progress and self.is_main)
         last: dict[str, float] = {}
-        with deterministic_mode(cfg.deterministic), bar:
-            while not self._done():
-                last = self._run_epoch(per_epoch, bar, callback) or last
-                if self.state.batch_in_epoch < per_epoch:
-                    break  # stopped by the step budget inside an epoch
-                last = self._end_epoch(last)
-            if self._last_saved_step != self.state.step:
-                self.save_checkpoint()
-            self._check_replicas()
+        try:
+            with deterministic_mode(cfg.deterministic):
+                while not self._done():
+                    last = self._run_epoch(per_epoch, progress, callback) or last
+                    if self.state.batch_in_epoch < per_epoch:
+                        break  # stopped by the step budget inside an epoch
+                    last = self._end_epoch(last)
+                if self._last_saved_step != self.state.step:
+                    self.save_checkpoint()
+                self._check_replicas()
+        finally:
+            progress.close()
+            self.tb_log.close()  # flushed: the events of a finished (or failed) run are on disk
         self._print(f"stopped at step {self.state.step} (epoch {self.state.epoch}): {self.stop_reason()}")
         return last
 
-    def _run_epoch(self, per_epoch: int, bar, callback) -> dict[str, float]:
+    def _run_epoch(self, per_epoch: int, progress: Progress, callback) -> dict[str, float]:
         """The remaining batches of the current epoch (or fewer, when the step budget runs out)."""
         cfg, state = self.config, self.state
         batches = iter(self._loader(self.train_set, self.batch_size, state.epoch, state.batch_in_epoch, True))
@@ -514,17 +529,20 @@ class Trainer:
                         images_per_s=images / (time.perf_counter() - tick))  # fmt: skip
             if state.step % cfg.log_every == 0:
                 self.step_log.write(last)
-            bar.update(1)
-            bar.set_postfix(loss=f"{last['loss']:.4g}", bpp=f"{last['bpp']:.3f}", psnr=f"{last['psnr']:.2f}",
-                            img_s=f"{last['images_per_s']:.1f}")  # fmt: skip
+                self.tb_log.write("train", last)
+            progress.update(last, images)
             if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
             if cfg.val_every and state.step % cfg.val_every == 0 and self.val_set is not None:
                 lr = self.optimizer.param_groups[0]["lr"]
-                self.val_log.write(dict(self.validate(), step=state.step, epoch=state.epoch, lr=lr))
+                self._log_validation(dict(self.validate(), step=state.step, epoch=state.epoch, lr=lr))
             if callback is not None:
                 callback(self, last)
         return last
+
+    def _log_validation(self, metrics: dict[str, float]) -> None:
+        self.val_log.write(metrics)
+        self.tb_log.write("val", metrics)
 
     def _check_replicas(self) -> None:
         """DDP keeps replicas identical; a difference (e.g. unsynchronised buffers) is an error, not a surprise."""
@@ -560,7 +578,7 @@ class Trainer:
         if self.val_set is not None:
             metrics = self.validate()
             metrics.update(step=state.step, epoch=state.epoch, lr=self.optimizer.param_groups[0]["lr"])
-            self.val_log.write(metrics)
+            self._log_validation(metrics)
             tracked = metrics["loss"]
         else:  # no validation set: the schedule follows the mean training loss of the epoch
             metrics, tracked = dict(last), state.epoch_loss_sum / max(state.batch_in_epoch, 1)
@@ -585,7 +603,8 @@ class Trainer:
         return metrics
 
     def close(self) -> None:
-        """Leave the process group (torchrun runs)."""
+        """Close the TensorBoard writer; leave the process group (torchrun runs)."""
+        self.tb_log.close()
         if self.world_size > 1 and dist.is_initialized():
             dist.destroy_process_group()
 

@@ -151,7 +151,7 @@ def test_resolve_falls_back_to_the_checkout(tmp_path, monkeypatch):
 def test_notebook_config_quick_budget_and_paper_recipe(tmp_path):
     quick = notebook.notebook_config("bls17", out_dir=tmp_path, dataset="default", lmbda=None).resolved()
     assert (quick.steps, quick.train_batch_size) == (notebook.NOTEBOOK_QUICK_STEPS, notebook.NOTEBOOK_QUICK_BATCH)
-    assert quick.lmbda == 1e-4 and quick.progress is False and quick.out_dir == tmp_path
+    assert quick.lmbda == 1e-4 and quick.progress is True and quick.out_dir == tmp_path
     paper = notebook.notebook_config("bls17", profile="paper", out_dir=tmp_path, lmbda=3e-5).resolved()
     assert paper.train_batch_size == 1 and paper.lmbda == 3e-5 and paper.num_filters == 192
     assert paper.steps == Config(model="bls17", profile="paper").resolved().steps  # the paper profile's stopping cap

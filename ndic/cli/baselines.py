@@ -20,7 +20,7 @@ from ..codecs.runner import (
     write_results,
 )
 from ..plot import write_bd_rates
-from ..results import provenance, read_rows, summarize, write_compressai_json
+from ..results import provenance, read_meta, read_rows, summarize, write_compressai_json
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str = "baselines") -> None:
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace, name: str = "baselines") -> int:
     out_dir = Path(args.out or Path("runs") / "baselines" / dataset)
     cache = None if args.no_cache else ResultCache(args.cache or default_cache_dir())
     meta = provenance(args.profile, " ".join(["python -m ndic", name, *sys.argv[2:]]))
-    meta.update({"dataset": dataset, "data": str(args.data), "images": len(images)})
+    # "of": how many images the source has, so that a --limit run's files and tables say "2 of 24 images"
+    meta.update({"dataset": dataset, "data": str(args.data), "images": len(images), "of": source_size(args.data)})
     status = 0
     for codec_name in args.codecs:
         try:
@@ -78,9 +79,29 @@ def run(args: argparse.Namespace, name: str = "baselines") -> int:
     return status
 
 
+def source_size(source: str) -> int | None:
+    """How many images ``load_images(source)`` gives without a limit (None: unknown), without decoding them."""
+    from .. import data
+    from ..codecs.runner import IMAGE_SUFFIXES
+    from ..paths import resolve
+
+    path = Path(source) if source in data.names() else resolve(source)
+    if path.is_dir():
+        return sum(1 for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if path.is_file():
+        return 1
+    try:  # a dataset name: the length of its test split, as load_images reads it
+        return len(data.load(source, "test", **({"stereo": False} if source == "default" else {})))
+    except (ValueError, OSError):
+        return None
+
+
 def print_summary(rows: list[dict], csv: Path) -> None:
     table = summarize(pd.DataFrame(rows))[["label", "quality", "bpp", "psnr", "ms_ssim_db", "encoding_time"]]
-    print(f"{csv}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.4g}')}")
+    meta = read_meta(csv)
+    partial = meta.get("of") not in (None, meta.get("images"))
+    covers = f" ({meta['images']} of {meta['of']} images: not comparable with full-set curves)" if partial else ""
+    print(f"{csv}{covers}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.4g}')}")
 
 
 def resummarize(folder: Path, dataset: str, profile: str) -> int:
@@ -90,14 +111,19 @@ def resummarize(folder: Path, dataset: str, profile: str) -> int:
     files = sorted(p for p in folder.glob("*.csv") if p.name != "bd_rates.csv")
     if not files:
         raise FileNotFoundError(f"no result CSV in {folder}: --summaries-only needs a folder of result rows")
+    # provenance first: the files rewritten below must not make the record of this run "dirty"
+    meta = provenance(profile, " ".join(["python -m ndic baselines", *sys.argv[2:]]))
     for csv in files:
         frame = read_rows(csv)
         old = json.loads(csv.with_suffix(".json").read_text()) if csv.with_suffix(".json").is_file() else {}
         name = old.get("name", str(frame["label"].iloc[0]))
         write_compressai_json(frame, csv.with_suffix(".json"), name, old.get("description", ""))
         print(f"{csv.with_suffix('.json')}: rewritten from {len(frame)} rows")
-    meta = provenance(profile, " ".join(["python -m ndic baselines", *sys.argv[2:]]))
-    meta.update({"dataset": dataset, "data": str(folder), "images": int(read_rows(*files)["image"].nunique())})
+    # the folder's own count of its dataset, where its sets recorded one (bd_rates.meta.json says it on)
+    counts = {read_meta(csv).get("of") for csv in files} - {None}
+    of = counts.pop() if len(counts) == 1 else None
+    images = int(read_rows(*files)["image"].nunique())
+    meta.update({"dataset": dataset, "data": str(folder), "images": images, "of": of})
     table = write_bd_rates(folder, dataset, meta)
     if table:
         print(f"BD-rates against the published VTM and BPG curves: {table}")

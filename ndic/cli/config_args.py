@@ -19,6 +19,9 @@ _HELP = {
     "save_output_path": f"the run folder (default: {RUNS}/<experiment_name> in the checkout, git-ignored)",
     "resume": "continue a run: true (its --out-dir's checkpoint.pt) or a checkpoint path",
     "lmbda": "the rate-distortion trade-off (papermill and Python: lmbda)",
+    "progress": "progress: a bar on a terminal, plain lines in logs (false: only where the run writes)",
+    "tensorboard": "also log the training scalars for TensorBoard, in <run folder>/tb/",
+    "test_both_directions": "stereo test sets: compress each view once, the other as side image",
 }
 
 _STF_FLAGS = {  # STF train.py's spellings (and short options)

@@ -19,12 +19,17 @@ from ..sweep import Options, StepTime, command, describe, measured_step_time, pl
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    parser.add_argument("--model", required=True, help="registry name, e.g. cross_attention or stf")
+    parser.add_argument("--model", default=None, help="registry name, e.g. cross_attention or stf")
     parser.add_argument(
-        "--dataset", required=True, help="a dataset with a training split: kitti_stereo, cityscape, images, ..."
+        "--dataset", default=None, help="a dataset with a training split: kitti_stereo, cityscape, images, ..."
     )
     parser.add_argument("--distortion", default=None, help="MS-SSIM or MSE (default: NDIC-CAM MS-SSIM, STF MSE)")
-    parser.add_argument("--profile", default="paper", choices=["paper", "quick"])
+    parser.add_argument(
+        "--profile",
+        default="paper",
+        choices=["paper", "cpu", "quick"],
+        help="cpu: the CPU-scale reproduction of both papers (its own plan; --model selects some of its models)",
+    )
     parser.add_argument("--lambdas", default=None, help="comma-separated lambdas instead of the paper's")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--out-dir", default="runs")
@@ -62,6 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace, name: str) -> int:
+    if args.profile == "cpu":
+        return _cpu(args)
+    if args.model is None or args.dataset is None:
+        raise ValueError("sweep needs --model and --dataset (or --profile cpu, the CPU-scale reproduction's plan)")
     cls = models.get(args.model)
     distortion = _distortion(args.distortion or cls.paper_distortion)
     runs = plan(args.model, args.dataset, distortion, _floats(args.lambdas, "--lambdas"), gpus=args.gpus_per_node,
@@ -120,3 +129,19 @@ def _floats(text: str | None, flag: str) -> list[float] | None:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise ValueError(f"{flag} takes comma-separated numbers, e.g. 0.0018,0.0035; got {text!r}") from None
+
+
+def _cpu(args: argparse.Namespace) -> int:
+    """The CPU-scale reproduction (:mod:`ndic.cpu_reproduction`): print its commands, or run them."""
+    from .. import cpu_reproduction as cpu
+
+    if args.dataset or args.lambdas or args.slurm:
+        raise ValueError("--profile cpu runs its own plan: drop --dataset, --lambdas and --slurm (--model selects)")
+    selected = cpu.jobs(tuple(args.model.split(",")) if args.model else None)
+    data = Path(args.data_root) if args.data_root else cpu.DATA
+    if args.run:
+        return cpu.run(selected, data=data)
+    for job in selected:
+        print(f"# {job.name}" + (" (results present)" if cpu.done(job) else ""))
+        print("\n".join(cpu.commands(job, data=data)))
+    return 0

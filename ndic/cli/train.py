@@ -16,7 +16,7 @@ from ..paths import RUNS, display
 from ..train import Trainer
 from .config_args import add_config_arguments, config_from_args
 
-RUN_FILES = ("best.pt", "train_log.csv", "val_log.csv", "config.yaml")  # besides checkpoint.pt
+RUN_FILES = ("best.pt", "train_log.csv", "val_log.csv", "config.yaml", "tb")  # besides checkpoint.pt
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str = "train") -> None:
@@ -68,5 +68,5 @@ def written(trainer: Trainer) -> str:
     """The line that says what a finished training run left in its folder."""
     folder = trainer.out_dir
     files = [f"checkpoint.pt (step {trainer.state.step})"] if (folder / "checkpoint.pt").is_file() else []
-    files += [name for name in RUN_FILES if (folder / name).is_file()]
+    files += [name + ("/ (TensorBoard)" if name == "tb" else "") for name in RUN_FILES if (folder / name).exists()]
     return f"wrote {display(folder)}: {', '.join(files)}"

@@ -17,11 +17,13 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +164,19 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def pool_context() -> BaseContext:
+    """The start method of the sweep's worker processes: fork on Linux, spawn elsewhere.
+
+    Spawn starts each worker by re-importing the caller's ``__main__``: a plain script without an
+    ``if __name__ == "__main__"`` guard then runs again in every worker, whose own sweep cannot start processes
+    while the worker bootstraps, and the pool dies (BrokenProcessPool). A forked worker inherits the loaded
+    modules and runs only :func:`measure` (in one PyTorch thread, on CPU tensors: safe after fork, as PyTorch's
+    DataLoader workers), so scripts, notebooks and papermill all work. macOS and Windows keep spawn (fork is
+    unsafe or missing there): scripts there need the guard.
+    """
+    return get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
 def sweep(
     codec: Codec,
     images: Sequence[tuple[str, np.ndarray]],
@@ -174,7 +189,7 @@ def sweep(
 ) -> list[dict]:
     """Per-image result rows (:data:`ndic.results.COLUMNS`) of ``codec`` over ``images`` x ``qualities``.
 
-    ``workers`` > 1 runs measurements in that many processes; ``cache`` (a folder or a
+    ``workers`` > 1 runs measurements in that many processes (:func:`pool_context`); ``cache`` (a folder or a
     :class:`ResultCache`; ``None``: no cache) skips measurements done before.
     """
     from .. import metrics
@@ -196,9 +211,10 @@ def sweep(
     todo = [job for job in jobs if job not in found]
     bar = _progress(len(todo), f"{codec.name} ({len(found)} cached)", progress)
     if workers > 1 and len(todo) > 1:
-        context = get_context("spawn")  # a clean interpreter: no inherited threads or torch state
-        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_init_worker) as pool:
-            futures = {pool.submit(measure, codec, images[i][1], q): (i, q) for i, q in todo}
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=pool_context(), initializer=_init_worker) as pool:
+            with warnings.catch_warnings():  # Python 3.12 warns of fork in a process with threads (see pool_context)
+                warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+                futures = {pool.submit(measure, codec, images[i][1], q): (i, q) for i, q in todo}
             for future in as_completed(futures):
                 _store(found, futures[future], future.result(), cache, codec.name, version, digests)
                 bar.update()
@@ -268,14 +284,21 @@ def _progress(total: int, description: str, enabled: bool):
 
 
 def write_results(rows: list[dict], codec: Codec, out_dir: str | os.PathLike, meta: dict) -> tuple[Path, Path]:
-    """``<out_dir>/<codec>.csv`` (+ ``.meta.json``) and CompressAI's ``<out_dir>/<codec>.json``."""
+    """``<out_dir>/<codec>.csv`` (+ ``.meta.json``) and CompressAI's ``<out_dir>/<codec>.json``.
+
+    ``meta["of"]``: how many images the dataset has; the meta then says ``images`` (the rows') of ``of``,
+    and so does the JSON's description ("2 of 24 images"), so that a partial run never passes for a full one.
+    """
     import pandas as pd
 
-    from ..results import write_compressai_json, write_rows
+    from ..results import image_coverage, write_compressai_json, write_rows
 
     out_dir = Path(out_dir)
     csv = write_rows(rows, out_dir / f"{codec.name}.csv", meta={**meta, **codec.describe()})
     frame = pd.DataFrame(rows)
-    description = f"{codec.version}; real bitstreams, {frame['image'].nunique()} images"
+    coverage = image_coverage(frame, meta)
+    partial = coverage["of"] not in (None, coverage["images"])
+    images = f"{coverage['images']} of {coverage['of']}" if partial else str(coverage["images"])
+    description = f"{codec.version}; real bitstreams, {images} images"
     json_path = write_compressai_json(frame, out_dir / f"{codec.name}.json", name=codec.label, description=description)
     return csv, json_path

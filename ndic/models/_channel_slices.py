@@ -22,6 +22,7 @@ and tables; keeping them together keeps that layout in one place.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -307,6 +308,42 @@ class ChannelSliceModel(ImageCodec):
         self._run_slices(z_hat, code_slice)
         y_strings = [self._encode_y(s, i, tables) for s, i in zip(symbols, indexes, strict=True)]
         return {"strings": [y_strings, z_strings], "shape": (*z.shape[-2:], *x.shape[-2:])}
+
+    @torch.no_grad()
+    def compress_with_likelihoods(self, x: torch.Tensor, side: torch.Tensor | None = None) -> tuple[dict, Callable]:
+        """``compress(x)`` and, when asked, the eval forward's likelihoods of what it coded: ``[y, z]``.
+
+        No forward pass: compress() runs on a shallow copy of the model whose slice loop and entropy
+        bottleneck note what they code (each slice's ``round(y_i - mu_i) + mu_i`` with its mean and scale, and
+        z); the likelihoods are the forward's of those. A copy rather than patched methods, so that concurrent
+        calls (``ndic.evaluate``'s worker threads) keep their notes apart.
+        """
+        gaussian, bottleneck = self.gaussian_conditional, self.entropy_bottleneck
+        slices: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        latents: list[torch.Tensor] = []
+
+        def compress_z(z: torch.Tensor) -> list[bytes]:
+            latents.append(z)
+            return bottleneck.compress(z)
+
+        def run_slices(z_hat: torch.Tensor, code_slice: Callable[..., torch.Tensor]) -> torch.Tensor:
+            def noted(i: int, mu: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+                slices.append((code_slice(i, mu, scale), scale, mu))
+                return slices[-1][0]
+
+            return self._run_slices(z_hat, noted)
+
+        recording = copy.copy(self)
+        recording._modules = {**self._modules, "entropy_bottleneck": copy.copy(bottleneck)}
+        recording.entropy_bottleneck.compress, recording._run_slices = compress_z, run_slices
+        encoded = recording.compress(x)
+
+        @torch.no_grad()
+        def likelihoods() -> list[torch.Tensor]:
+            y = [gaussian.likelihood_lower_bound(gaussian._likelihood(v, s, m)) for v, s, m in slices]
+            return [torch.cat(y, dim=1), bottleneck(latents[0], training=False)[1]]
+
+        return encoded, likelihoods
 
     def _check_codec_input(self, strings, shape) -> tuple[list, list, tuple[int, int], tuple[int, int]]:
         """Clear errors for strings/shape that compress() cannot have returned."""

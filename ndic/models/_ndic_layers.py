@@ -22,6 +22,7 @@ dicts; one module keeps the family's conventions (and their departures from Comp
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,7 +36,7 @@ from compressai.models.utils import conv, deconv
 from torch import Tensor
 
 from ._channel_slices import state_dict_mismatch
-from .base import ImageCodec, check_image, crop_padding, pad_to_multiple
+from .base import ImageCodec, check_image, crop_padding, forward_likelihoods, pad_to_multiple
 
 DEFAULT_IMAGE_SIZE = (128, 256)  # the size NDIC-CAM's main.py passes (KITTI/Cityscapes resized to 128x256)
 SCALE_BOUND = 0.11  # the original's lower bound of the Gaussian scales (its ``bound`` argument)
@@ -251,6 +252,28 @@ class NdicFamilyModel(ImageCodec):
             scale_table = get_scale_table(min=self.bound)
         return super().update(scale_table=scale_table, force=force, update_quantiles=update_quantiles)
 
+    @torch.no_grad()
+    def compress_with_likelihoods(self, x: Tensor, side: Tensor | None = None) -> tuple[dict, Callable[[], list]]:
+        """``compress(x)`` and, when asked, the eval forward's likelihoods of what it coded, in ``strings`` order.
+
+        No forward pass: compress() runs on a shallow copy of the model whose entropy models also note what
+        they code (:func:`_recording`); the likelihoods are then the forward's for the same latents (and
+        scales). A copy rather than patched methods, so that concurrent calls keep their notes apart.
+        """
+        coded: list[tuple[list, Callable[[], Tensor]]] = []
+        recording = copy.copy(self)
+        recording._modules = {name: _recording(module, coded) for name, module in self._modules.items()}
+        encoded = recording.compress(x)
+        found = {id(strings): likelihood for strings, likelihood in coded}
+        if not all(id(strings) in found for strings in encoded["strings"]):  # coded some other way: a forward
+            return encoded, forward_likelihoods(self, x, side)
+
+        @torch.no_grad()
+        def likelihoods() -> list[Tensor]:
+            return [found[id(strings)]() for strings in encoded["strings"]]
+
+        return encoded, likelihoods
+
     # --- the original's state dicts -------------------------------------------------------------------
     def reference_modules(self) -> dict[str, str]:
         """The original's module names -> this model's (every module with parameters)."""
@@ -350,6 +373,39 @@ class NdicFamilyModel(ImageCodec):
     def _latent_size(self, shape: tuple[int, int], factor: int) -> tuple[int, int]:
         """Spatial size of a latent ``factor`` times smaller than the padded image."""
         return tuple(math.ceil(s / self.stride) * self.stride // factor for s in shape)
+
+
+def _recording(module: nn.Module, coded: list) -> nn.Module:
+    """A shallow copy of an entropy model whose ``compress`` also appends ``(strings, likelihood function)`` to
+    ``coded``: the likelihood the module's eval forward gives the latent it coded (and, for the Gaussian, the
+    scales ``build_indexes`` turned into that call's indexes). Other modules are returned as they are."""
+    if isinstance(module, OriginalEntropyBottleneck) and module.discrete:
+        copied = copy.copy(module)
+
+        def compress_bottleneck(latent: Tensor) -> list[bytes]:
+            strings = module.compress(latent)
+            coded.append((strings, lambda: module(latent, training=False)[1]))
+            return strings
+
+        copied.compress = compress_bottleneck
+        return copied
+    if isinstance(module, GaussianConditional):
+        copied, scales_of = copy.copy(module), []
+
+        def build_indexes(scales: Tensor) -> Tensor:
+            scales_of.append((module.build_indexes(scales), scales))
+            return scales_of[-1][0]
+
+        def compress_gaussian(inputs: Tensor, indexes: Tensor, means: Tensor | None = None) -> list[bytes]:
+            strings = module.compress(inputs, indexes, means)
+            scales = next((s for i, s in scales_of if i is indexes), None)
+            if scales is not None:  # else indexes built elsewhere: the caller falls back to a forward
+                coded.append((strings, lambda: module(inputs, scales, means, training=False)[1]))
+            return strings
+
+        copied.build_indexes, copied.compress = build_indexes, compress_gaussian
+        return copied
+    return module
 
 
 def _convert_leaf(module: nn.Module, leaf: str, value: Tensor) -> Iterator[tuple[str, Tensor]]:

@@ -12,6 +12,13 @@ follows one of two shapes:
                        compress(x)         -> as above: the encoder never sees the side image
                        decompress(strings, shape, side=y)    -> {"x_hat"}
 
+and, optionally (:class:`ImageCodec` has a default):
+
+.. code-block:: none
+
+    compress_with_likelihoods(x, side=None) -> (compress(x), likelihoods)
+                       likelihoods() -> [tensor per transmitted latent]: the eval forward's likelihoods
+
 and declares, as class attributes, what the rest of the package needs to know about it:
 
 =====================  ==========================================================================
@@ -22,12 +29,18 @@ and declares, as class attributes, what the rest of the package needs to know ab
 ``paper_distortion``   the objective of the paper's headline curve ("MSE" or "MS-SSIM")
 ``paper_lambdas``      ``{distortion: {dataset or "*": [lambda, ...]}}``: the lambdas the paper trained with
 ``quick_config``       constructor keywords of the quick profile (small widths)
+``cpu_config``         constructor keywords of the cpu profile (reduced widths; optional)
 =====================  ==========================================================================
 
 and, per instance, ``config``: the constructor's keyword arguments with defaults filled in
 (JSON-serialisable; bitstream headers and checkpoints store it). ``from_reference(state_dict,
 **config)`` builds the model from the original implementation's weights; the default loads a state
 dict that already uses this model's names (CompressAI's convention).
+
+``compress_with_likelihoods`` serves the estimated rate of ``ndic.evaluate`` (``bpp_estimated``): the default
+(:func:`compress_then_forward`) runs a forward pass for it; a model that can take the likelihoods from the latents
+its ``compress`` computes anyway overrides it (the NDIC-CAM family, STF and WACNN do), which makes an evaluation
+cost about what the codec costs.
 
 :func:`contract_problems` lists what a class lacks; ``ndic.models.register`` refuses such a class
 with a message naming each missing part, so a model fails when it is added, not in ``evaluate``.
@@ -41,7 +54,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +73,7 @@ class ImageCodec(CompressionModel):
     paper_distortion: str = "MSE"
     paper_lambdas: Mapping[str, Mapping[str, Sequence[float]]] = {}
     quick_config: Mapping[str, object] = {}
+    cpu_config: Mapping[str, object] = {}
 
     config: dict
 
@@ -71,6 +85,18 @@ class ImageCodec(CompressionModel):
 
     def decompress(self, strings, shape) -> dict:
         raise NotImplementedError
+
+    def compress_with_likelihoods(
+        self, x: torch.Tensor, side: torch.Tensor | None = None
+    ) -> tuple[dict, Callable[[], list[torch.Tensor]]]:
+        """``compress(x)`` and a function returning the likelihoods of what it coded (eval mode).
+
+        The function returns the eval-mode forward's ``likelihoods`` of the transmitted latents, one tensor
+        per latent (-sum(log2 p) of them is the estimated rate); it computes them when called, so that
+        timing this method times the encoder alone. This default runs that forward (:func:`compress_then_forward`;
+        a distributed model's needs ``side``); a model overrides it to take them from compress's own latents.
+        """
+        return compress_then_forward(self, x, side)
 
     @classmethod
     def from_reference(cls, state_dict: Mapping[str, torch.Tensor], **config) -> ImageCodec:
@@ -137,14 +163,43 @@ def contract_problems(cls: type) -> list[str]:
     if getattr(cls, "paper_distortion", None) not in DISTORTIONS:
         problems.append(f"class attribute paper_distortion (one of {', '.join(DISTORTIONS)})")
     problems += _lambda_problems(getattr(cls, "paper_lambdas", None))
-    if not isinstance(getattr(cls, "quick_config", None), Mapping):
-        problems.append("class attribute quick_config (a mapping of constructor keywords)")
+    for profile in ("quick", "cpu"):
+        if not isinstance(getattr(cls, f"{profile}_config", {}), Mapping):
+            problems.append(f"class attribute {profile}_config (a mapping of constructor keywords)")
+    estimate = getattr(cls, "compress_with_likelihoods", None)  # optional: evaluate falls back to a forward
+    if estimate is not None and not (callable(estimate) and "side" in _parameters(estimate)):
+        problems.append("method compress_with_likelihoods(x, side=None) (optional; leave it out or take side)")
     if distributed is True:
         if "side" not in _parameters(cls.decompress):
             problems.append("decompress(strings, shape, side=...) (a distributed model decodes with the side image)")
         if len([p for p in _parameters(cls.forward) if p != "self"]) < 2:
             problems.append("forward(x, side) (a distributed model's forward takes the side image)")
     return problems
+
+
+def compress_then_forward(
+    model: torch.nn.Module, x: torch.Tensor, side: torch.Tensor | None = None
+) -> tuple[dict, Callable[[], list[torch.Tensor]]]:
+    """``compress_with_likelihoods`` of any model: ``model.compress(x)``, then, when asked, an eval forward's
+    likelihoods (in its order). The model must be in eval mode; a distributed model's forward needs ``side``."""
+    likelihoods = forward_likelihoods(model, x, side)  # checks side first
+    return model.compress(x), likelihoods
+
+
+def forward_likelihoods(
+    model: torch.nn.Module, x: torch.Tensor, side: torch.Tensor | None = None
+) -> Callable[[], list[torch.Tensor]]:
+    """A function returning the likelihoods of ``model``'s eval forward on ``x`` (and ``side``), in its order."""
+    distributed = bool(getattr(model, "distributed", False))
+    if distributed and side is None:
+        raise ValueError(f"{type(model).__name__} needs the side image for its likelihoods: pass side=y")
+
+    def likelihoods() -> list[torch.Tensor]:
+        with torch.no_grad():
+            out = model(x, side) if distributed else model(x)
+        return list(out["likelihoods"].values())
+
+    return likelihoods
 
 
 def check_config(model: torch.nn.Module) -> None:

@@ -340,18 +340,34 @@ class CrossAttentionNDIC(NDICBls17):
     outputs and oddities are those of ``ndic_bls17``. The original's ``attention_block`` module calls
     ``torch.set_num_threads(4)`` when imported; this one does not touch the thread count.
 
-    :meth:`attention_maps` returns where each module's queries attend (patch to patch) for image pairs;
+    ``attention_dim``/``attention_heads``: the width and heads of the attention (the original's 256 and 8;
+    narrower in the cpu profile). :meth:`attention_maps` returns where each module's queries attend (patch
+    to patch) for image pairs;
     ``align[i].fast = False`` computes a module in the original's order of operations (same function).
     """
 
     stride = 32  # image_size must divide into the attention grid at 1/8 of the resolution
+    # the cpu profile also narrows the attention (the original's width and heads are fixed at 256 and 8)
+    cpu_config = {"attention_dim": 64, "attention_heads": 4}
 
-    def __init__(self, num_filters: int = 192, image_size: Sequence[int] = DEFAULT_IMAGE_SIZE, bound: float = 0.11):
+    def __init__(
+        self,
+        num_filters: int = 192,
+        image_size: Sequence[int] = DEFAULT_IMAGE_SIZE,
+        bound: float = 0.11,
+        attention_dim: int = 256,
+        attention_heads: int = 8,
+    ):
         super().__init__(num_filters, image_size, bound)
         height, width = self.image_size
         if height % self.stride or width % self.stride:
             raise ValueError(f"cross_attention needs image_size in multiples of 32, got {height}x{width}")
-        self.align = nn.ModuleList(CrossAttentionAlignment((height // s, width // s)) for s in (8, 4, 2))
+        if (attention_dim, attention_heads) != (256, 8):  # the original's; recorded only when narrowed
+            self.config.update(attention_dim=int(attention_dim), attention_heads=int(attention_heads))
+        self.align = nn.ModuleList(
+            CrossAttentionAlignment((height // s, width // s), dim=attention_dim, heads=attention_heads)
+            for s in (8, 4, 2)
+        )
 
     @torch.no_grad()
     def attention_maps(self, x: Tensor, y: Tensor) -> list[Tensor]:

@@ -11,6 +11,10 @@ says their rate is estimated (the NDIC-CAM transcriptions) become such curves.
 :func:`rate_comparison_figure` draws both rates of the same evaluated points: the real one sits to
 the right of the estimate by the coder's overhead (each rANS stream's final flush), which weighs most
 at the lowest rates.
+
+Curves from result rows say when they average part of the dataset's images (``--limit``, images a codec
+cannot code): "BPG (2 of 24 images)" (:func:`curve_coverage`); a curve whose points average different
+images is refused.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from ..io import atomic_write_bytes
-from ..results import COLUMNS
+from ..results import COLUMNS, DATASET_IMAGES
 from .style import KINDS, LINE, METRIC_LABELS, STYLE, color, describe_curves, restyle
 
 # the two rates a curve can be drawn on: the column of the result rows -> the words for it
@@ -43,6 +47,8 @@ class Curve:
     """One RD curve: mean bpp and quality per operating point.
 
     ``rate`` says what ``bpp`` is: ``"bpp"`` (real bytes) or ``"bpp_estimated"`` (from likelihoods).
+    ``coverage`` says on how many of the dataset's images the curve was measured when not on all of them
+    (the label says it too).
     """
 
     label: str
@@ -52,6 +58,7 @@ class Curve:
     kind: str = "learned"
     method: str = ""
     rate: str = "bpp"
+    coverage: str = ""  # "2 of 24 images" when the curve averages part of the images the others do ("": all)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -95,6 +102,7 @@ def curves_from_results(frame: pd.DataFrame, kind: str | None = None, rate: str 
         raise ValueError(f"rate must be one of {list(RATES)}, got {rate!r}")
     if rate not in frame.columns:
         raise ValueError(f"the result rows have no {rate!r} column (columns: {', '.join(map(str, frame.columns))})")
+    coverage = curve_coverage(frame)
     if "image" in frame.columns:
         frame = summarize(frame)
     classical = set(codecs.names()) | {"vtm", "vvenc"}
@@ -105,8 +113,44 @@ def curves_from_results(frame: pd.DataFrame, kind: str | None = None, rate: str 
             continue
         curve_kind = kind or ("classical" if method in classical else "learned")
         ms = group["ms_ssim_db"] if "ms_ssim_db" in group else None
-        curves.append(Curve(_labelled(label, rate), group[rate], group["psnr"], ms, curve_kind, method, rate))
+        covers = coverage[method, label]
+        name = _labelled(label + (f" ({covers})" if covers else ""), rate)
+        curves.append(Curve(name, group[rate], group["psnr"], ms, curve_kind, method, rate, covers))
     return curves
+
+
+def result_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The result columns of ``load_results`` rows (provenance left out), with the dataset's image count."""
+    return frame[[*COLUMNS, *([DATASET_IMAGES] if DATASET_IMAGES in frame.columns else [])]]
+
+
+def curve_coverage(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Per (method, label) of result rows: "" when its curve averages every image, else "n of N images".
+
+    ``N`` is the dataset's image count where the rows carry it (``dataset_images``, from the result sets'
+    meta), and at least the number of distinct images of all the rows: a curve measured on a subset
+    (``--limit``, or images a codec left out) is not comparable point for point with one on all of them.
+    A curve whose points average different images is no curve: ValueError naming it.
+    """
+    per_image = "image" in frame.columns
+    counts: dict[tuple[str, str], int] = {}
+    every: set[str] = set()
+    for (method, label), group in frame.groupby(["method", "label"], sort=False):
+        if per_image:
+            sets = {frozenset(points["image"].astype(str)) for _, points in group.groupby("quality", dropna=False)}
+            sizes = sorted(len(images) for images in sets)
+            every.update(*sets)
+        else:
+            sizes = sorted(set(group["images"].astype(int))) if "images" in group else [0]
+        if len(sets if per_image else sizes) > 1:
+            raise ValueError(
+                f"curve {label!r} averages different images at different qualities ({min(sizes)} to "
+                f"{max(sizes)} images): measure every quality on the same images, or plot the sets apart"
+            )
+        counts[method, label] = sizes[0]
+    known = pd.to_numeric(frame[DATASET_IMAGES], errors="coerce").max() if DATASET_IMAGES in frame else math.nan
+    total = max([len(every), *counts.values(), *([int(known)] if math.isfinite(known) else [])])
+    return {key: f"{n} of {total} images" if 0 < n < total else "" for key, n in counts.items()}
 
 
 def published_rate(note: str) -> str:
@@ -227,7 +271,7 @@ def rd_figure(
     if rows.empty:
         present = sorted(frame["dataset"].astype(str).unique())
         raise ValueError(f"no result rows for dataset {dataset!r}; datasets present: {present}")
-    curves = curves_from_results(rows[COLUMNS]) + published_curves(dataset, published)
+    curves = curves_from_results(result_columns(rows)) + published_curves(dataset, published)
     xlim = (0.0, float(max_bpp)) if max_bpp else None
     figure = restyle(rd(curves, title=f"{dataset}: {describe_curves(curves, rows['profile'])}", xlim=xlim), curves)
     handles: dict[str, Any] = {}

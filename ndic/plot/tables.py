@@ -13,8 +13,8 @@ import pandas as pd
 
 from ..bd import bd_quality, bd_rate
 from ..io import atomic_write_text
-from ..results import COLUMNS
-from .rd import Curve, curves_from_published, curves_from_results, published_curves
+from ..results import DATASET_IMAGES
+from .rd import Curve, curves_from_published, curves_from_results, published_curves, result_columns
 
 
 def bd_table(
@@ -30,7 +30,8 @@ def bd_table(
     """
     curves = list(curves)
     if isinstance(reference, str):
-        matches = [c for c in curves if c.label == reference]
+        # a label as given, or as the curve shows it with its image coverage ("JPEG (2 of 24 images)")
+        matches = [c for c in curves if reference in (c.label, c.label.replace(f" ({c.coverage})", ""))]
         if not matches:
             raise ValueError(f"reference {reference!r} is not among the curves: {[c.label for c in curves]}")
         reference = matches[0]
@@ -54,11 +55,19 @@ def bd_table(
             except ValueError as reason:
                 row[rate_key] = row[quality_key] = math.nan
                 notes.append(f"{method}: {reason}")
+        if curve.coverage != reference.coverage:  # BD over different images: a difference of image sets too
+            ours, theirs = curve.coverage or "all images", reference.coverage or "all"
+            notes.append(f"measured on {ours}, the reference on {theirs}")
         row["note"] = "; ".join(dict.fromkeys(notes))
         rows.append(row)
     table = pd.DataFrame(rows).set_index("curve") if rows else pd.DataFrame()
     table.attrs.update({"reference": reference.label, "metric": metric})
     return table
+
+
+# published curves in the BD tables: the anchors (VTM, BPG as CompressAI ran them) and the STF paper's own
+# STF and WACNN curves, whose BD-rate against VTM is that paper's headline
+BD_PUBLISHED = ("vtm", "bpg", "stf", "wacnn")
 
 
 def bd_tables(
@@ -75,13 +84,15 @@ def bd_tables(
     """
 
     rows = frame[frame["dataset"] == dataset]
-    curves = curves_from_results(rows[COLUMNS]) + published_curves(dataset, ["vtm", "bpg"])
+    curves = curves_from_results(result_columns(rows)) + published_curves(dataset, list(BD_PUBLISHED))
     reference = reference or _default_reference(curves)
     if reference is None:
         return pd.DataFrame()
     tables = []
     for metric in metric_names:
-        table = bd_table(curves, reference, metric)
+        # a published curve without this metric (STF's MSE models have no MS-SSIM) is left out, not a NaN row
+        compared = [c for c in curves if c.kind != "published" or c.values(metric) is not None]
+        table = bd_table(compared, reference, metric)
         if not table.empty:
             # BD-PSNR / BD-MS-SSIM columns under one name, so that both metrics stack in one table
             table = table.rename(columns=lambda c: re.sub(r"^BD-(PSNR|MS-SSIM) ", "BD-quality ", c))
@@ -120,10 +131,12 @@ def write_bd_rates(out_dir: str | os.PathLike, dataset: str, meta: dict | None =
     """``<out_dir>/bd_rates.csv``: every result CSV in ``out_dir`` against the published VTM and BPG curves.
 
     Both BD methods, on PSNR and on MS-SSIM (dB) (``metric``; ``BD-quality`` is in dB of that metric).
-    None when nothing was published for ``dataset``.
+    None when nothing was published for ``dataset``. The CSVs must cover the same images (ValueError naming
+    them otherwise: one table must not mix a ``--limit`` run with full ones); curves on part of the dataset
+    say so in their names ("(2 of 24 images)").
     """
     from .. import published
-    from ..results import read_rows
+    from ..results import read_meta
 
     try:
         references = [
@@ -134,7 +147,9 @@ def write_bd_rates(out_dir: str | os.PathLike, dataset: str, meta: dict | None =
     files = sorted(p for p in Path(out_dir).glob("*.csv") if p.name != "bd_rates.csv")
     if not files:
         return None
-    ours = curves_from_results(read_rows(*files))
+    frames = [pd.read_csv(p).assign(**{DATASET_IMAGES: read_meta(p).get("of") or math.nan}) for p in files]
+    _refuse_mixed_image_sets(Path(out_dir), files, frames)
+    ours = curves_from_results(pd.concat(frames, ignore_index=True))
     tables = []
     for reference in references:
         for metric in ("psnr", "ms_ssim_db"):
@@ -151,3 +166,25 @@ def write_bd_rates(out_dir: str | os.PathLike, dataset: str, meta: dict | None =
         }
         atomic_write_text(path.with_suffix(".meta.json"), json.dumps({**meta, "references": sources}, indent=2) + "\n")
     return path
+
+
+def _refuse_mixed_image_sets(folder: Path, files: Sequence[Path], frames: Sequence[pd.DataFrame]) -> None:
+    """ValueError (one line) when the result CSVs of ``folder`` do not all average the same images."""
+    from ..paths import display
+
+    groups: dict[frozenset, list[str]] = {}
+    for path, frame in zip(files, frames, strict=True):
+        groups.setdefault(frozenset(frame["image"].astype(str)), []).append(path.name)
+    if len(groups) <= 1:
+        return
+    known = pd.concat([f[DATASET_IMAGES] for f in frames]).max()
+    total = max(len(frozenset().union(*groups)), int(known) if math.isfinite(known) else 0)
+    described = "; ".join(
+        f"{', '.join(names)}: {len(images)} of {total} images"
+        for images, names in sorted(groups.items(), key=lambda item: len(item[0]))
+    )
+    raise ValueError(
+        f"{display(folder)}: its result CSVs cover different images ({described}), so no BD table is written "
+        "from them; re-run the partial ones on every image (without --limit), or write partial runs to another "
+        "folder (--out)"
+    )
