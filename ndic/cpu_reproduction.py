@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RUNS = Path("runs") / "cpu"  # training folders (git-ignored)
-CHECKPOINT_EVERY = 250  # steps: a killed run loses at most this much work
+CHECKPOINT_EVERY = 100  # steps: a killed run loses at most this much work
+THREADS = 2  # torch threads of every command: float sums, hence the numbers, depend on it
 RESULTS = Path("results") / "cpu"  # the committed per-image results, one folder per test set
 DATA = Path("..") / "shared" / "data"  # the real test images beside the checkout (see README)
 
@@ -66,7 +67,7 @@ PLAN = (
     ("ndic_bls17", "MS-SSIM", NDIC_CAM_LAMBDAS, "stereo_train", STEREO_TESTS, ()),
     ("cross_attention", "MS-SSIM", NDIC_CAM_LAMBDAS, "stereo_train", STEREO_TESTS, ()),
     # NDIC-CAM's single-image baseline trained on photographs and tested on Kodak, against JPEG and BPG run here
-    ("bmshj18", "MSE", KODAK_LAMBDAS, "photos", ("kodak",), (("crop", "256"),)),
+    ("bmshj18", "MSE", KODAK_LAMBDAS, "photos", ("kodak",), (("crop", "192"),)),
 )
 
 
@@ -90,7 +91,7 @@ def done(job: Job, results: Path = RESULTS) -> bool:
 
 def commands(job: Job, runs: Path = RUNS, results: Path = RESULTS, data: Path = DATA) -> list[str]:
     """The shell lines of one job: train (resumable), then evaluate ``best.pt`` on each test set."""
-    python = [sys.executable, "-m", "ndic"]
+    python = ["env", f"OMP_NUM_THREADS={THREADS}", sys.executable, "-m", "ndic"]
     folder = job.folder(runs)
     train = [*python, "train", "--profile", "cpu", "--model", job.model, "--dataset", job.train_set,
              "--lambda", f"{job.lmbda:g}", "--distortion", job.distortion, "--out-dir", str(folder),

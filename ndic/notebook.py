@@ -40,11 +40,12 @@ with warnings.catch_warnings():
 NOTEBOOK_QUICK_STEPS = 40
 NOTEBOOK_QUICK_BATCH = 2
 QUICK_WARNING = "quick profile: a smoke test of the pipeline, not a paper reproduction"
+CPU_NOTE = "cpu profile: reduced widths and budget trained on 2 CPU cores, not a paper reproduction"
 
 
 def profile_note(profile: str) -> str:
     """What a figure or table title says about its profile."""
-    return QUICK_WARNING if profile == "quick" else f"{profile} profile"
+    return {"quick": QUICK_WARNING, "cpu": CPU_NOTE}.get(profile, f"{profile} profile")
 
 
 def run_dir(out_dir: str | os.PathLike | None, notebook: str, *parts: str) -> Path:

@@ -73,8 +73,10 @@ STOPPING = {
     "ndic_cam": dict(steps=2_000_000, stop_patience=11, stop_at_min_lr=True),
 }
 
-# Optimiser steps of every run of the cpu profile (ndic.cpu_reproduction measures what they cost here).
-CPU_STEPS = 3000
+# Optimiser steps of every run of the cpu profile: measured here (2 threads, batch 8, one machine kind),
+# bls17 0.35 s, ndic_bls17 ~0.8 s, cross_attention 1.72 s and bmshj18 (192 crops) ~0.7 s per step, so the
+# 16 runs of ndic.cpu_reproduction.PLAN train in about 4 x 900 x 3.6 s = 3.6 h, plus validation and tests.
+CPU_STEPS = 900
 
 # What each profile trains on, per recipe (the paper's data, widths and first lambda).
 SETUPS = {

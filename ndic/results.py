@@ -54,7 +54,7 @@ COLUMNS = [
     "ms_ssim_db",
     "encoding_time",  # seconds
     "decoding_time",
-    "profile",  # "quick" or "paper"
+    "profile",  # "quick", "cpu" (CPU-scale models) or "paper"
 ]
 
 
@@ -70,7 +70,7 @@ def code_commit(folder: str | os.PathLike | None = None) -> tuple[str, bool | No
     The code that ran is the package, wherever the command ran from: the commit of the current folder
     (another project, or none) says nothing about it. A package folder git does not track (an installed
     copy, a copy inside another project's ignored folder) gives ``(UNKNOWN_COMMIT, None)``. Dirty: the
-    checkout has changes, untracked files included, against that commit.
+    checkout has changes, untracked files included, against that commit, outside ``results/`` (outputs).
     """
     folder = str(folder or Path(__file__).resolve().parent)
 
@@ -83,7 +83,9 @@ def code_commit(folder: str | os.PathLike | None = None) -> tuple[str, bool | No
         commit = git("rev-parse", "--short", "HEAD")
         if commit.returncode != 0:  # a repository without a commit yet
             return UNKNOWN_COMMIT, None
-        return commit.stdout.strip(), bool(git("status", "--porcelain").stdout.strip())
+        # results/ holds outputs, not code: results being written do not make the code that writes them dirty
+        changed = [line for line in git("status", "--porcelain", "--", ":/").stdout.splitlines() if line.strip()]
+        return commit.stdout.strip(), any(not line[3:].lstrip('"').startswith("results/") for line in changed)
     except (OSError, subprocess.SubprocessError):  # no git on this machine
         return UNKNOWN_COMMIT, None
 
@@ -484,7 +486,7 @@ def describe_origin(frame: pd.DataFrame) -> str:
     profiles = sorted(frame["profile"].astype(str).unique())
     machines = sorted(frame["machine"].astype(str).unique()) if "machine" in frame else []
     text = " + ".join(profiles) + " profile"
-    if "quick" in profiles:
+    if "quick" in profiles or "cpu" in profiles:
         text += " (not a paper reproduction)"
     return text + (f"; {'; '.join(machines)}" if machines else "")
 

@@ -32,7 +32,7 @@ def test_the_plan_has_four_lambdas_of_each_model_the_issue_names():
 def test_every_command_parses_into_the_cpu_profile(tmp_path):
     for job in cpu.jobs():
         train, *evaluations = cpu.commands(job, runs=tmp_path / "runs", results=tmp_path / "results")
-        words = shlex.split(train)[3:]
+        words = shlex.split(train)[5:]
         assert words[0] == "train"
         config = config_from_args(_parse(train_arguments, words[1:])).resolved()
         assert (config.profile, config.model, config.lmbda, config.resume) == ("cpu", job.model, job.lmbda, True)
@@ -41,7 +41,7 @@ def test_every_command_parses_into_the_cpu_profile(tmp_path):
             assert config.model_kwargs()["attention_dim"] == 64
         assert len(evaluations) == len(job.tests)
         for test, line in zip(job.tests, evaluations, strict=True):
-            args = _parse(evaluate_arguments, shlex.split(line)[4:])
+            args = _parse(evaluate_arguments, shlex.split(line)[6:])
             assert args.checkpoint.endswith("best.pt") and args.out == str(job.result(test, tmp_path / "results"))
 
 

@@ -40,7 +40,8 @@ def test_provenance_names_the_package_commit_from_any_folder(tmp_path, monkeypat
     import torch
 
     expected = _git(PACKAGE, "rev-parse", "--short", "HEAD")
-    dirty = bool(_git(PACKAGE, "status", "--porcelain"))
+    status = _git(PACKAGE, "status", "--porcelain", "--", ":/").splitlines()
+    dirty = any(line.strip() and not line[3:].startswith("results/") for line in status)
     other = tmp_path / "other_repository"
     other.mkdir()
     _git(other, "init", "-q")
@@ -82,6 +83,9 @@ def test_a_package_outside_a_checkout_has_an_unknown_commit(tmp_path):
     _git(repository, "add", "lib")
     _git(repository, "commit", "-q", "-m", "vendor ndic")
     head = _git(repository, "rev-parse", "--short", "HEAD")
+    assert results.code_commit(vendored) == (head, False)
+    (repository / "results" / "cpu").mkdir(parents=True)  # outputs being written are not code changes
+    (repository / "results" / "cpu" / "run.csv").write_text("a\n")
     assert results.code_commit(vendored) == (head, False)
     (vendored / "__init__.py").write_text("changed = True\n")
     assert results.code_commit(vendored) == (head, True)

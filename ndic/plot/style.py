@@ -147,8 +147,11 @@ def describe_curves(curves: Iterable[Any], profiles: Iterable[str] = ()) -> str:
     kinds = {curve.kind for curve in curves}
     parts = [text for kind, text in _KIND_TEXT.items() if kind in kinds]
     text = " + ".join(parts) or "no curve"
-    if "quick" in {str(profile) for profile in profiles}:
+    shown = {str(profile) for profile in profiles}
+    if "quick" in shown:
         text += " (quick profile: not a paper reproduction)"
+    elif "cpu" in shown:
+        text += " (CPU-scale models: not a paper reproduction)"
     return text
 
 
