@@ -351,8 +351,11 @@ def _estimate(steps: int, timing: StepTime | None, gpus: int, config) -> str:
     hours = steps * timing.seconds / 3600
     how = f"{steps:,} steps x {timing.seconds:.3g} s/step measured on {timing.source}"
     if not timing.gpu:
-        fix = "run benchmarks/bench_train.py --device cuda, or give --seconds-per-step"
-        return f"estimated GPU-hours: unknown, no GPU measurement; on a CPU {bound}{hours:,.0f} h ({how}); {fix}"
+        from .gpu_estimate import gpu_hours
+
+        counted = gpu_hours(config.model, steps, config.train_batch_size) or "unknown (no operation count)"
+        fix = "measure with benchmarks/bench_train.py --device cuda, or give --seconds-per-step"
+        return f"estimated GPU-hours: {counted}; on a CPU {bound}{hours:,.0f} h ({how}); {fix}"
     wall = f"; about {hours / gpus:,.1f} h of wall time on {gpus} GPUs if they scale perfectly" if gpus > 1 else ""
     return f"estimated GPU-hours: {bound}{hours:,.1f} ({how}, training only){wall}"
 

@@ -218,3 +218,16 @@ def test_the_evaluation_notebook_points_at_best_pt():
     [parameters] = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     line = next(line for line in parameters["source"] if line.startswith("checkpoint ="))
     assert "best.pt" in line and "checkpoint.pt" not in line
+
+
+def test_the_gpu_hour_estimate_from_counted_operations(tmp_path):
+    from ndic import gpu_estimate
+
+    table = tmp_path / "flops.csv"
+    table.write_text("model,input,forward_gflop_per_image\nstf,256x256 crop,50.0\n")
+    # 1000 steps x 16 images x 3 passes x 50 GFLOP = 2.4e15 FLOP; at 20 TFLOP/s: 120 s = 0.033 h
+    assert gpu_estimate.forward_gflop("stf", table) == 50.0
+    text = gpu_estimate.gpu_hours("stf", 1_000_000, 16, table)
+    assert text.startswith("about 33 GPU-hours") and "assumed 20 TFLOP/s" in text
+    assert gpu_estimate.gpu_hours("stf", 1_000_000, 1, table).startswith("at least 2 GPU-hours")
+    assert gpu_estimate.gpu_hours("wacnn", 1000, 16, table) is None
