@@ -55,7 +55,8 @@ def prepare(folder: Path) -> tuple[Path, Path, str]:
     from ndic.io import atomic_torch_save
 
     if KODAK_IMAGE.is_file():
-        pixels, source = np.asarray(Image.open(KODAK_IMAGE).convert("RGB")), f"{KODAK_IMAGE} [0:128, 0:256]"
+        where = os.path.relpath(KODAK_IMAGE, ROOT)  # as a path from the checkout, not this machine's
+        pixels, source = np.asarray(Image.open(KODAK_IMAGE).convert("RGB")), f"{where} [0:128, 0:256]"
     else:
         from skimage import data
 

@@ -1,5 +1,7 @@
 """Shared fixtures: the project root and the evaluation data beside it (../shared)."""
 
+import contextlib
+import signal
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,19 @@ def shared_reference() -> Path:
 def _seeded():
     """Every test starts from the same RNG state."""
     torch.manual_seed(0)
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """TimeoutError when the block runs longer (a hang fails the test instead of stalling the suite)."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -5,17 +5,15 @@ and the notebooks' papermill parameters (:func:`ndic.notebook.check_parameters`)
 traceback. Each command runs in this process through its ``main`` (the same code as ``python -m``).
 """
 
-import contextlib
 import errno
 import os
-import signal
 import subprocess
 import sys
 
 import pytest
 
 import ndic.io
-from conftest import ROOT
+from conftest import ROOT, deadline
 from ndic import notebook
 from ndic.cli import main
 from ndic.train import Trainer
@@ -39,22 +37,6 @@ def one_line_error(capsys, argv: list[str], *words: str) -> str:
     for word in words:
         assert word in lines[0], lines[0]
     return lines[0]
-
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """TimeoutError when the block runs longer (a hang fails the test instead of stalling the suite)."""
-
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")

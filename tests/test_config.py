@@ -2,13 +2,12 @@
 """ndic.config: NDIC-CAM's YAML as it is, STF's flags, papermill strings, profiles, clear errors."""
 
 import argparse
-import contextlib
 import re
-import signal
 
 import pytest
 import torch
 
+from conftest import deadline
 from ndic.cli.config_args import config_from_args
 from ndic.cli.train import add_arguments
 from ndic.config import Config, ConfigError, known_keys, load_config
@@ -230,26 +229,10 @@ BILLION_LAUGHS = "model_config:\n  a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".j
 )
 
 
-@contextlib.contextmanager
-def _deadline(seconds: int):
-    """TimeoutError when the block runs longer (a hang fails the test instead of stalling the suite)."""
-
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(BILLION_LAUGHS)  # 9**10 values once its aliases are expanded: hours and gigabytes
-    with _deadline(20), pytest.raises(ConfigError, match=r"expands through its aliases .* more than 100000 values"):
+    with deadline(20), pytest.raises(ConfigError, match=r"expands through its aliases .* more than 100000 values"):
         load_config(path).to_dict()  # to_dict copies every value, as writing the run's config.yaml does
     path.write_text("model_config: &loop {depths: *loop}\n")
     with pytest.raises(ConfigError, match="refers to itself"):
