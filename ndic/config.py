@@ -116,6 +116,7 @@ class Config:
     val_batch_size: int | None = None
     val_split: str | None = None  # "none": no validation (the schedule then follows the training loss)
     test_split: str = "test"
+    dataset_label: str | None = None  # the dataset's name in result rows (default: dataset_name), e.g. kitti_samples
     test_both_directions: bool = False  # stereo test sets: also compress each pair's second view (KITTI, Middlebury)
     val_limit: int | None = None  # validate on the first N images only
     steps: int | None = None  # stop after this many optimiser steps in total (None: run all epochs)

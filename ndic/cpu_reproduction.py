@@ -26,12 +26,13 @@ THREADS = 2  # torch threads of every command: float sums, hence the numbers, de
 RESULTS = Path("results") / "cpu"  # the committed per-image results, one folder per test set
 DATA = Path("..") / "shared" / "data"  # the real test images beside the checkout (see README)
 
-# test set -> (ndic.data name, folder under DATA); stereo sets are resized to the models' 128x256
+# test set -> (ndic.data name, folder under DATA, the dataset name of its rows); stereo sets are resized to
+# the models' 128x256. The KITTI samples are not KITTI Stereo's test split: their rows say kitti_samples.
 TEST_SETS = {
-    "kitti_samples": ("kitti_stereo", "kitti_samples/color"),
-    "kitti_samples_gray": ("kitti_stereo", "kitti_samples/gray"),
-    "middlebury": ("middlebury", "middlebury"),
-    "kodak": ("kodak", "kodak"),
+    "kitti_samples": ("kitti_stereo", "kitti_samples/color", "kitti_samples"),
+    "kitti_samples_gray": ("kitti_stereo", "kitti_samples/gray", "kitti_samples_gray"),
+    "middlebury": ("middlebury", "middlebury", "middlebury"),
+    "kodak": ("kodak", "kodak", "kodak"),
 }
 STEREO_TESTS = ("kitti_samples", "kitti_samples_gray", "middlebury")
 # NDIC-CAM's KITTI Stereo lambdas (MS-SSIM), four of the seven; CompressAI's MSE lambdas for Kodak
@@ -101,14 +102,31 @@ def commands(job: Job, runs: Path = RUNS, results: Path = RESULTS, data: Path = 
         train += [f"--{key}", value]
     lines = [shlex.join(train)]
     for test in job.tests:
-        name, sub = TEST_SETS[test]
+        name, sub, label = TEST_SETS[test]
         evaluate = [*python, "evaluate", "--checkpoint", str(folder / "best.pt"), "--dataset", name,
+                    "--dataset_label", label,
                     "--root", str(Path(data) / sub), "--profile", "cpu", "--progress", "false",
                     "--out", str(job.result(test, results))]  # fmt: skip
         if name != "kodak":
             evaluate += ["--test_both_directions", "true"]  # each view compressed with the other as side image
         lines.append(shlex.join(evaluate))
     return lines
+
+
+TRAINING_RECORD = ("config.yaml", "train_log.csv", "val_log.csv")  # small, committed beside the results
+
+
+def keep_training_record(job: Job, runs: Path = RUNS, results: Path = RESULTS) -> Path:
+    """Copy the run's configuration and logs to ``results/cpu/training/<job>/``: the committed results then say
+    how their weights were trained (the checkpoints themselves stay in the git-ignored run folder)."""
+    from .io import atomic_write_bytes
+
+    target = Path(results) / "training" / job.name
+    for name in TRAINING_RECORD:
+        source = job.folder(runs) / name
+        if source.is_file():
+            atomic_write_bytes(target / name, source.read_bytes())
+    return target
 
 
 def run(selected: list[Job], runs: Path = RUNS, results: Path = RESULTS, data: Path = DATA) -> int:
@@ -127,5 +145,6 @@ def run(selected: list[Job], runs: Path = RUNS, results: Path = RESULTS, data: P
             if status:
                 print(f"stopped: {job.name} failed with exit status {status}", file=sys.stderr)
                 return status
+        keep_training_record(job, runs, results)
         print(f"[{i}/{len(selected)}] {job.name}: done in {time.perf_counter() - start:.0f} s", flush=True)
     return 0

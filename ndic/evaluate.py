@@ -219,7 +219,8 @@ def evaluation_record(model, config, dataset, split, count, quality, label=None,
         "model": method,
         "weights": weights_hash(model),
         "checkpoint": checkpoint_record(model, checkpoint),
-        "dataset": config.dataset_name,
+        "dataset": config.dataset_label or config.dataset_name,
+        "loader": config.dataset_name,
         "root": paths.display(config.dataset_path) if config.dataset_path else None,
         "split": split,
         "images": count,
@@ -277,7 +278,7 @@ def evaluate_config(
             "workers": workers}  # fmt: skip
     results.check_free(out, meta, overwrite)  # refuse now, not after the evaluation
     images = out.with_name(f"{out.stem}_images") if config.save_image else None
-    frame = evaluate(model, dataset, device=device, quality=quality, dataset_name=config.dataset_name,
+    frame = evaluate(model, dataset, device=device, quality=quality, dataset_name=record["dataset"],
                      profile=config.profile, save_images=images, update=False, limit=limit, label=label,
                      progress=config.progress, workers=workers)  # fmt: skip
     results.write_result_set(frame, out, results.describe_evaluation(record), meta, overwrite=overwrite)

@@ -43,6 +43,7 @@ def test_every_command_parses_into_the_cpu_profile(tmp_path):
         for test, line in zip(job.tests, evaluations, strict=True):
             args = _parse(evaluate_arguments, shlex.split(line)[6:])
             assert args.checkpoint.endswith("best.pt") and args.out == str(job.result(test, tmp_path / "results"))
+            assert args.dataset_label == test  # rows say kitti_samples, never the paper's kitti_stereo test split
 
 
 def test_the_cpu_profile_uses_the_models_own_reduced_widths():
@@ -77,3 +78,15 @@ def test_sweep_prints_the_cpu_plan_and_refuses_what_does_not_apply(capsys):
     assert "runs its own plan" in capsys.readouterr().err
     with pytest.raises(ValueError, match="has no run of stf"):
         cpu.jobs(("stf",))
+
+
+def test_the_training_record_is_kept_beside_the_results(tmp_path):
+    job = cpu.jobs(("bls17",))[0]
+    folder = job.folder(tmp_path / "runs")
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text("model: bls17\n")
+    (folder / "train_log.csv").write_text("step,loss\n1,2.0\n")
+    (folder / "checkpoint.pt").write_bytes(b"weights stay out of the repository")
+    kept = cpu.keep_training_record(job, tmp_path / "runs", tmp_path / "results")
+    assert sorted(p.name for p in kept.iterdir()) == ["config.yaml", "train_log.csv"]
+    assert (kept / "config.yaml").read_text() == "model: bls17\n"

@@ -22,6 +22,7 @@ _HELP = {
     "progress": "progress: a bar on a terminal, plain lines in logs (false: only where the run writes)",
     "tensorboard": "also log the training scalars for TensorBoard, in <run folder>/tb/",
     "test_both_directions": "stereo test sets: compress each view once, the other as side image",
+    "dataset_label": "the dataset's name in result rows and files (default: --dataset), e.g. kitti_samples",
 }
 
 _STF_FLAGS = {  # STF train.py's spellings (and short options)
