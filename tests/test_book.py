@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
 
 import pytest
 import yaml
@@ -295,3 +297,98 @@ def test_quick_profile_is_labelled(built_book, browser):
         text = page.inner_text("article").lower()
         page.close()
         assert "quick profile" in text, f"{name} does not say that it shows the quick profile"
+
+
+def open_url(browser, root: Path, url: str):
+    """A page of ``root`` by its file:// URL, opened offline as ``open_page`` opens one."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    inside = root.resolve().as_uri()
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(inside) else route.abort())
+    page.goto(url, wait_until="load")
+    return page
+
+
+def article_links(page) -> list[str]:
+    """The absolute URL of every link in the page's article."""
+    return page.eval_on_selector_all("article a[href]", "els => els.map(a => a.href)")
+
+
+def unresolved(browser, root: Path, urls: list[str]) -> list[str]:
+    """The links among ``urls`` into ``root`` whose fragment names no element of their page (or no page)."""
+    inside = root.resolve().as_uri() + "/"
+    wanted: dict[str, set[str]] = {}
+    for url in urls:
+        address, _, fragment = url.partition("#")
+        if address.startswith(inside) and fragment:
+            wanted.setdefault(address, set()).add(unquote(fragment))
+    problems = []
+    for address, ids in sorted(wanted.items()):
+        name = address[len(inside) :]
+        if not Path(url2pathname(urlparse(address).path)).is_file():
+            problems += [f"{name}#{target}: the page does not exist" for target in sorted(ids)]
+            continue
+        page = open_url(browser, root, address)
+        present = page.evaluate("ids => ids.filter(id => document.getElementById(id) !== null)", sorted(ids))
+        page.close()
+        problems += [f"{name}#{target}: no element with this id" for target in sorted(ids) if target not in present]
+    return problems
+
+
+def test_the_link_check_catches_missing_targets(browser, tmp_path):
+    """unresolved() passes a link to an existing id and names a missing id and a missing page."""
+    (tmp_path / "target.html").write_text("<html><body><article><h2 id='here'>here</h2></article></body></html>")
+    (tmp_path / "index.html").write_text(
+        "<html><body><article><a href='target.html#here'>fine</a> <a href='target.html#gone'>no id</a>"
+        " <a href='missing.html#here'>no page</a> <a href='target.html'>no fragment</a></article></body></html>"
+    )
+    page = open_page(browser, tmp_path, "index")
+    links = article_links(page)
+    page.close()
+    assert len(links) == 4
+    assert unresolved(browser, tmp_path, links) == [
+        "missing.html#here: the page does not exist",
+        "target.html#gone: no element with this id",
+    ]
+
+
+# the introduction's table of models: one row per model, each cell a link into the book or a stated absence
+MODEL_ROWS_SCRIPT = """() => {
+  const rows = [];
+  for (const table of document.querySelectorAll('article table')) {
+    if (!table.querySelector('a[href*="#model-"]')) continue;
+    for (const tr of table.querySelectorAll('tbody tr')) {
+      rows.push(Array.from(tr.querySelectorAll('td'), td => ({
+        text: td.innerText.trim(), links: Array.from(td.querySelectorAll('a[href]'), a => a.href)})));
+    }
+  }
+  return rows;
+}"""
+# what an RD-curve cell without a link must say instead
+NO_CURVE_YET = ("pending", "not in a figure yet")
+
+
+def test_intro_links_every_model_to_its_section_fidelity_weights_and_curve(built_book, browser):
+    """From the introduction, each model of the registry links to its section of the models chapter, to the
+    fidelity table, and to its released-weights command and RD curve, or says it has none yet; every link of
+    the introduction lands on an element that exists."""
+    from ndic import models
+
+    page = open_page(browser, built_book, "book/intro")
+    rows = page.evaluate(MODEL_ROWS_SCRIPT)
+    links = article_links(page)
+    page.close()
+    chapter = (built_book / "book" / "models.html").resolve().as_uri()
+    sections = {f"{chapter}#model-{name.replace('_', '-')}": name for name in models.names()}
+    found = {}
+    for cells in rows:
+        assert len(cells) == 4, f"a row of the models table has {len(cells)} cells, not 4: {cells}"
+        model, fidelity, weights, curve = cells
+        for link in model["links"]:
+            if link in sections:
+                found[sections[link]] = cells
+        assert any(link.startswith(chapter + "#") for link in fidelity["links"]), f"no fidelity link: {cells}"
+        assert weights["links"] or "none" in weights["text"], f"no released-weights link nor 'none': {cells}"
+        assert curve["links"] or any(words in curve["text"] for words in NO_CURVE_YET), f"RD curve cell: {cells}"
+    missing = sorted(set(models.names()) - set(found))
+    assert not missing, f"the introduction's models table has no row linking to the section of {missing}"
+    assert unresolved(browser, built_book, links) == []
