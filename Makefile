@@ -76,14 +76,36 @@ book: $(STAMP) system-deps
 # (MathJax is served by the build; the virtual-time budget lets it typeset before printing).
 # `jupyter-book build --builder pdfhtml` would need Playwright's own Chromium download, which offline
 # machines cannot fetch.
+# Sphinx writes the single page as the root document of _toc.yml (book/intro.html; index.html only redirects
+# there) but writes its links and assets (_static/, _images/, book/intro.html#...) relative to the build's top
+# folder: a <base> element pointing there lets the page find its styles and MathJax, and its links within
+# itself become plain #fragments, which chromium prints as links inside the PDF (not as file:// URLs of the
+# machine that built it). The theme scrolls wide tables and long code lines sideways and caps tall outputs,
+# which paper cannot do: PRINT_CSS lets them grow, wraps code, shrinks tables and fits figures to the page.
 CHROMIUM ?= chromium
 PDF := _build/pdf/book.pdf
+ROOT_DOC := $(shell sed -n 's/^root: *//p' _toc.yml)
+SINGLE_PAGE := _build/singlehtml/$(ROOT_DOC).html
+PRINT_CSS := @media print { .pst-scrollable-table-container, .cell_output, .output, div.highlight, pre \
+  { overflow: visible !important; max-height: none !important; } pre { white-space: pre-wrap !important; \
+  overflow-wrap: anywhere; } table { zoom: 0.75; } th { overflow-wrap: anywhere; } td { overflow-wrap: break-word; } \
+  img { max-width: 100% !important; height: auto !important; } }
+empty :=
+UP_TO_BUILD := $(subst $(empty) $(empty),,$(foreach d,$(filter-out .,$(subst /, ,$(dir $(ROOT_DOC)))),../))
 pdf: $(STAMP) system-deps
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { echo "error: $(CHROMIUM) not found: install Debian's chromium \
+	  (apt-get install chromium) or name another one, 'make pdf CHROMIUM=/path/to/chromium'"; exit 1; }
 	$(VENV)/bin/jupyter-book build . --builder singlehtml --warningiserror --nitpick --keep-going
-	@mkdir -p $(dir $(PDF))
+	@grep -q '<base ' $(SINGLE_PAGE) || \
+	  sed -i -e 's|<head>|<head><base href="./$(UP_TO_BUILD)"><style>$(PRINT_CSS)</style>|' \
+	    -e 's|href="$(ROOT_DOC).html#|href="#|g' $(SINGLE_PAGE)
+	@mkdir -p $(dir $(PDF)) && rm -f $(PDF)
+	@# chromium's own messages (D-Bus, GPU) go to a log, shown only when it fails
 	$(CHROMIUM) --headless --no-sandbox --disable-gpu --no-pdf-header-footer --virtual-time-budget=60000 \
-	  --print-to-pdf=$(PDF) file://$(CURDIR)/_build/singlehtml/index.html 2>/dev/null
-	@test -s $(PDF) && echo "==> $(PDF)"
+	  --print-to-pdf=$(PDF) file://$(CURDIR)/$(SINGLE_PAGE) 2>$(dir $(PDF))chromium.log \
+	  || { tail -n 20 $(dir $(PDF))chromium.log; exit 1; }
+	@test -s $(PDF) || { echo "error: chromium wrote no $(PDF); its messages: $(dir $(PDF))chromium.log"; exit 1; }
+	@echo "==> $(PDF) ($$(du -h $(PDF) | cut -f1))"
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks $(JUPYTER_ROOT)

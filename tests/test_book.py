@@ -8,8 +8,9 @@ the build is reused as it is. Chromium (Debian's, driven by Playwright, with eve
 the build refused, as on an offline GPU node) then opens every page of ``_toc.yml`` and fails on raw TeX
 (MathJax must render from the build itself), a broken image, a table wider than its column outside a
 scroll container, an empty table, or a path of the machine that built the book; it also checks that the
-RD figures and the tables of the results and RD-curve pages are there, and saves screenshots in
-``_build/screenshots/``.
+RD figures and the tables of the results and RD-curve pages are there, that the introduction links every
+model to its section, fidelity row, released-weights command and RD curve (each link landing on an element
+that exists), and saves screenshots in ``_build/screenshots/``.
 
 Select it with ``-m book``; deselect with ``-m "not book"``.
 """

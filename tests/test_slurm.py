@@ -150,7 +150,7 @@ def test_the_sweeps_job_array_runs_one_resumable_task_per_lambda_with_its_own_lo
     script.write_text(sweep.slurm_script([sweep.command(run, opts) for run in runs], job_name="ndic_test",
                                          workdir=tmp_path, log_dir=logs))  # fmt: skip
 
-    done = subprocess.run(["sbatch", "--wait", str(script)], env=slurm, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(["sbatch", "--wait", str(script)], env=slurm, capture_output=True, text=True, timeout=240)
     assert done.returncode != 0  # the array fails because its third task did
     job = done.stdout.split()[-1]
     for task, run in enumerate(runs):
