@@ -51,3 +51,27 @@ def deadline(seconds: int):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def spawn_pair(worker, cases: dict, folders: dict, attempts: int = 3) -> None:
+    """Run ``worker(rank, 2, runs)`` in two spawned processes, as torchrun sets them up (env://, a fresh port per
+    case). A rendezvous that fails for the machine's sake (a port taken between choosing and binding it, a
+    peer closing the connection under load) is retried with new ports; any other error fails at once."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    transient = ("connectFullMesh", "Connection closed by peer", "Address already in use", "Connection reset")
+    for attempt in range(attempts):
+        runs = [(free_port(), str(folders[case]), overrides) for case, overrides in cases.items()]
+        try:
+            mp.start_processes(worker, args=(2, runs), nprocs=2, start_method="spawn")
+            return
+        except mp.ProcessRaisedException as error:
+            if attempt == attempts - 1 or not any(text in str(error) for text in transient):
+                raise

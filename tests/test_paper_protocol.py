@@ -3,13 +3,12 @@
 import json
 import math
 import os
-import socket
 from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 
+from conftest import spawn_pair
 from ndic.config import Config, ConfigError, load_config
 from ndic.logs import VAL_COLUMNS
 from ndic.recipes import RECIPES
@@ -167,12 +166,6 @@ def _recording(step, seen: list):
     return recorded
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 BATCH_CASES = {
     "global": dict(train_batch_size=4),
     "per_process": dict(train_batch_size=4, batch_per_process=True),
@@ -184,8 +177,7 @@ BATCH_CASES = {
 def batch_runs(tmp_path_factory):
     """Two processes set up as torchrun sets them (gloo, env://), one epoch of the 20 embedded pairs per case."""
     folders = {case: tmp_path_factory.mktemp(f"batch_{case}") for case in BATCH_CASES}
-    runs = [(_free_port(), str(folders[case]), overrides) for case, overrides in BATCH_CASES.items()]
-    mp.start_processes(_batch_worker, args=(2, runs), nprocs=2, start_method="spawn")
+    spawn_pair(_batch_worker, BATCH_CASES, folders)
     return {case: [json.loads((folders[case] / f"rank{r}.json").read_text()) for r in range(2)] for case in folders}
 
 

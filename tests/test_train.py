@@ -8,10 +8,10 @@ import socket
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 from pytorch_msssim import ms_ssim
 
 import ndic.io
+from conftest import spawn_pair
 from ndic import models
 from ndic.checkpoint import load_model
 from ndic.config import Config, load_config
@@ -293,12 +293,6 @@ DDP_CASES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ddp_runs(tmp_path_factory):
     """Both recipes trained by two processes set up exactly as torchrun sets them (env://).
@@ -307,8 +301,7 @@ def ddp_runs(tmp_path_factory):
     pair of processes runs both cases, so the imports are paid once.
     """
     folders = {case: tmp_path_factory.mktemp(f"ddp_{case}") for case in DDP_CASES}
-    runs = [(_free_port(), str(folders[case]), overrides) for case, overrides in DDP_CASES.items()]
-    mp.start_processes(_ddp_worker, args=(2, runs), nprocs=2, start_method="spawn")
+    spawn_pair(_ddp_worker, DDP_CASES, folders)
     return folders
 
 
@@ -329,7 +322,6 @@ def test_ddp_with_gloo_on_two_processes(ddp_runs, case):
 
 
 def test_a_new_trainer_removes_checkpoint_temporaries_of_a_killed_run(tmp_path):
-    import socket
     import subprocess
     import sys
 
