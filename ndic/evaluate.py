@@ -174,7 +174,7 @@ def load_test_set(config: Config, distributed_model: bool, split: str | None = N
     """
     from . import data
 
-    stereo = config.dataset_name in ("kitti_stereo", "kitti_general", "cityscape", "middlebury")
+    stereo = config.dataset_name in data.STEREO_SETS
     opts = {}
     if config.test_both_directions and config.dataset_name in ("kitti_stereo", "middlebury"):
         opts["both_directions"] = True  # each view compressed once, the other view as side information

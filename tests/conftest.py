@@ -31,6 +31,15 @@ def shared_reference() -> Path:
     return path
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (bitwise comparisons need a fixed thread count), restored after it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same RNG state."""

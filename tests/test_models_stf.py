@@ -23,13 +23,8 @@ SMALL = {
 ORIGINAL_NAME = {"wacnn": "cnn", "stf": "stf"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # bitwise comparisons need a fixed thread count (the reference was recorded with one)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# bitwise comparisons need a fixed thread count (conftest.one_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def bits(likelihoods) -> float:

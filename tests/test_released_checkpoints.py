@@ -24,13 +24,8 @@ from ndic.config import load_config
 SMALL = {"N": 32, "M": 80}  # WACNN: 10 slices of 8 channels, 8 attention heads divide both widths
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # bitwise comparisons need a fixed thread count
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# bitwise comparisons need a fixed thread count (conftest.one_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _image() -> torch.Tensor:

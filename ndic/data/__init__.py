@@ -75,7 +75,8 @@ FOLDERS = {
     "photos": "photos",
     "stereo_train": "photos",
 }
-_STEREO = {"kitti_stereo", "kitti_general", "cityscape", "middlebury"}
+# the stereo sets of files, resized to NDIC-CAM's size (stereo_train and default build their pairs themselves)
+STEREO_SETS = frozenset({"kitti_stereo", "kitti_general", "cityscape", "middlebury"})
 # evaluation sets of single images, one folder each (CLIC: its Professional validation set)
 _EVALUATION_FOLDERS = {"kodak", "clic_professional", "tecnick"}
 _OPTIONS = {
@@ -161,7 +162,7 @@ def load(name: str, split: str, root: str | os.PathLike | None = None, size=None
     root = Path(root) if root is not None else default_root(name)
     if name in ("photos", "stereo_train"):
         return _load_photos(name, split, root, size, augment, **opts)
-    if name in _STEREO:
+    if name in STEREO_SETS:
         size = tuple(size) if size is not None else NDIC_SIZE
         if name == "middlebury":
             _only_test(name, split)
