@@ -40,8 +40,8 @@ def test_provenance_names_the_package_commit_from_any_folder(tmp_path, monkeypat
     import torch
 
     expected = _git(PACKAGE, "rev-parse", "--short", "HEAD")
-    status = _git(PACKAGE, "status", "--porcelain", "--", ":/").splitlines()
-    dirty = any(line.strip() and not line[3:].startswith("results/") for line in status)
+    status = _git(PACKAGE, "status", "--porcelain", "--untracked-files=all", "--", ":/").splitlines()
+    dirty = any(line.strip() and not line[3:].startswith(results.OUTPUT_FOLDERS) for line in status)
     other = tmp_path / "other_repository"
     other.mkdir()
     _git(other, "init", "-q")
@@ -86,7 +86,12 @@ def test_a_package_outside_a_checkout_has_an_unknown_commit(tmp_path):
     assert results.code_commit(vendored) == (head, False)
     (repository / "results" / "cpu").mkdir(parents=True)  # outputs being written are not code changes
     (repository / "results" / "cpu" / "run.csv").write_text("a\n")
+    (repository / "benchmarks" / "results").mkdir(parents=True)
+    (repository / "benchmarks" / "results" / "flops.csv").write_text("a\n")
     assert results.code_commit(vendored) == (head, False)
+    (repository / "benchmarks" / "bench.py").write_text("code = True\n")  # code beside the outputs is code
+    assert results.code_commit(vendored) == (head, True)
+    (repository / "benchmarks" / "bench.py").unlink()
     (vendored / "__init__.py").write_text("changed = True\n")
     assert results.code_commit(vendored) == (head, True)
 
