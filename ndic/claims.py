@@ -248,7 +248,7 @@ def published_evidence(claim: Claim) -> Evidence:
 
 def _planned(model: str) -> tuple[str, tuple[str, ...], int] | None:
     """(objective, test sets, number of lambdas) of ``model`` in the CPU plan, None when it is not planned."""
-    for name, objective, lambdas, _train, tests, _flags in cpu_reproduction.PLAN:
+    for name, objective, lambdas, _first, _train, tests, _flags in cpu_reproduction.PLAN:
         if name == model:
             return objective, tuple(tests), len(lambdas)
     return None

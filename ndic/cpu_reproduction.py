@@ -6,8 +6,10 @@ photographs and stereo pairs that ``make photos`` installs (``photos``, ``stereo
 test images that no training set contains: the KITTI sample pairs (both directions) and Middlebury for the
 distributed models and their single-image baselines, Kodak for the single-image models.
 
-Data flow: :data:`PLAN` lists the runs (model, objective, lambdas, training set, test sets); :func:`jobs`
-expands it into one :class:`Job` per lambda; :func:`commands` writes each job as ``python -m ndic train`` then
+Data flow: :data:`PLAN` lists the runs (model, objective, lambdas, the lambda trained from scratch, training
+set, test sets); :func:`jobs` expands it into one :class:`Job` per lambda: first each model's run from scratch
+(:data:`ndic.recipes.CPU_STEPS`), then its other lambdas, each starting from that run's best weights
+(:data:`ndic.recipes.CPU_FINETUNE_STEPS`); :func:`commands` writes each job as ``python -m ndic train`` then
 ``python -m ndic evaluate`` lines (``train`` resumes a killed run; ``evaluate`` rewrites an identical result
 and refuses a different one). ``python -m ndic sweep --profile cpu`` prints them, ``--run`` runs them in turn
 and skips the jobs whose results are all present, so an interrupted sweep continues where it stopped.
@@ -19,6 +21,8 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from .recipes import CPU_FINETUNE_STEPS
 
 RUNS = Path("runs") / "cpu"  # training folders (git-ignored)
 CHECKPOINT_EVERY = 100  # steps: a killed run loses at most this much work
@@ -50,6 +54,7 @@ class Job:
     train_set: str
     tests: tuple[str, ...]
     overrides: tuple[tuple[str, str], ...] = ()
+    start_from: Job | None = None  # the run whose best weights this one starts from (None: from scratch)
 
     @property
     def name(self) -> str:
@@ -62,22 +67,28 @@ class Job:
         return Path(results) / test / f"{self.name}.csv"
 
 
-# (model, objective, lambdas, training set, test sets, further `train` flags)
+# (model, objective, lambdas, the lambda trained from scratch, training set, test sets, further `train` flags).
+# The one from scratch is a middle-to-high rate: its reconstructions are the ones the notebooks show.
 PLAN = (
-    ("bls17", "MS-SSIM", NDIC_CAM_LAMBDAS, "stereo_train", STEREO_TESTS, ()),
-    ("ndic_bls17", "MS-SSIM", NDIC_CAM_LAMBDAS, "stereo_train", STEREO_TESTS, ()),
-    ("cross_attention", "MS-SSIM", NDIC_CAM_LAMBDAS, "stereo_train", STEREO_TESTS, ()),
+    ("bls17", "MS-SSIM", NDIC_CAM_LAMBDAS, 0.00011, "stereo_train", STEREO_TESTS, ()),
+    ("ndic_bls17", "MS-SSIM", NDIC_CAM_LAMBDAS, 0.00011, "stereo_train", STEREO_TESTS, ()),
+    ("cross_attention", "MS-SSIM", NDIC_CAM_LAMBDAS, 0.00011, "stereo_train", STEREO_TESTS, ()),
     # NDIC-CAM's single-image baseline trained on photographs and tested on Kodak, against JPEG and BPG run here
-    ("bmshj18", "MSE", KODAK_LAMBDAS, "photos", ("kodak",), (("crop", "192"),)),
+    ("bmshj18", "MSE", KODAK_LAMBDAS, 0.013, "photos", ("kodak",), (("crop", "192"),)),
 )
 
 
 def jobs(models: tuple[str, ...] | None = None) -> list[Job]:
-    """Every job of :data:`PLAN` (of ``models`` only, when given), in plan order."""
-    out = []
-    for model, distortion, lambdas, train_set, tests, overrides in PLAN:
+    """Every job of :data:`PLAN` (of ``models`` only, when given): the runs from scratch first, in plan order
+    (one trained model of each kind as early as possible), then each model's other lambdas."""
+    scratch, finetuned = [], []
+    for model, distortion, lambdas, first, train_set, tests, overrides in PLAN:
         if models is None or model in models:
-            out += [Job(model, distortion, lmbda, train_set, tests, overrides) for lmbda in lambdas]
+            base = Job(model, distortion, first, train_set, tests, overrides)
+            scratch.append(base)
+            finetuned += [Job(model, distortion, lmbda, train_set, tests, overrides, start_from=base)
+                          for lmbda in lambdas if lmbda != first]  # fmt: skip
+    out = scratch + finetuned
     if not out:
         known = ", ".join(dict.fromkeys(entry[0] for entry in PLAN))
         raise ValueError(f"the cpu plan has no run of {', '.join(models or ())}; its models are {known}")
@@ -98,6 +109,9 @@ def commands(job: Job, runs: Path = RUNS, results: Path = RESULTS, data: Path = 
              "--lambda", f"{job.lmbda:g}", "--distortion", job.distortion, "--out-dir", str(folder),
              "--resume", "true", "--deterministic", "true", "--progress", "false",
              "--checkpoint_every", str(CHECKPOINT_EVERY)]  # fmt: skip
+    if job.start_from is not None:  # a new run from the weights of the model trained from scratch
+        train += ["--load_weight", "true", "--weight_path", str(job.start_from.folder(runs) / "best.pt"),
+                  "--steps", str(CPU_FINETUNE_STEPS), "--lr_drop_at", str(CPU_FINETUNE_STEPS * 4 // 5)]  # fmt: skip
     for key, value in job.overrides:
         train += [f"--{key}", value]
     lines = [shlex.join(train)]

@@ -29,6 +29,24 @@ def test_the_plan_has_four_lambdas_of_each_model_the_issue_names():
     assert len({j.name for j in jobs}) == len(jobs)  # one folder and one result name per job
 
 
+def test_each_model_trains_once_from_scratch_and_its_other_lambdas_start_from_that_run(tmp_path):
+    jobs = cpu.jobs()
+    scratch = [j for j in jobs if j.start_from is None]
+    assert [j.model for j in scratch] == ["bls17", "ndic_bls17", "cross_attention", "bmshj18"]
+    assert jobs[: len(scratch)] == scratch  # one trained model of each kind before any other lambda
+    for job in jobs[len(scratch) :]:
+        base = job.start_from
+        assert base in scratch and (base.model, base.distortion, base.train_set) == (
+            job.model, job.distortion, job.train_set)  # fmt: skip
+        words = shlex.split(cpu.commands(job, runs=tmp_path)[0])[5:]
+        config = config_from_args(_parse(train_arguments, words[1:])).resolved()
+        assert config.load_weight and config.weight_path == str(base.folder(tmp_path) / "best.pt")
+        assert config.steps == cpu.CPU_FINETUNE_STEPS < Config(model=job.model, profile="cpu").resolved().steps
+        assert config.lr_drop_at < config.steps
+    base_words = shlex.split(cpu.commands(scratch[0], runs=tmp_path)[0])
+    assert "--load_weight" not in base_words and "--weight_path" not in base_words
+
+
 def test_every_command_parses_into_the_cpu_profile(tmp_path):
     for job in cpu.jobs():
         train, *evaluations = cpu.commands(job, runs=tmp_path / "runs", results=tmp_path / "results")
