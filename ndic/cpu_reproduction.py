@@ -29,6 +29,11 @@ CHECKPOINT_EVERY = 100  # steps: a killed run loses at most this much work
 THREADS = 2  # torch threads of every command: float sums, hence the numbers, depend on it
 RESULTS = Path("results") / "cpu"  # the committed per-image results, one folder per test set
 DATA = Path("..") / "shared" / "data"  # the real test images beside the checkout (see README)
+CHECKPOINTS = Path("checkpoints") / "cpu"  # the committed weights the notebooks show (MANIFEST.json says how made)
+NOTEBOOK_MODELS = ("bls17", "ndic_bls17", "cross_attention")  # their runs from scratch: ~19 MB together
+# A rerun reproduces a committed run when its mean rate and quality on every test set are this close
+REPRODUCED_BPP = 0.01  # relative
+REPRODUCED_DB = 0.1  # PSNR and MS-SSIM in dB
 
 # test set -> (ndic.data name, folder under DATA, the dataset name of its rows); stereo sets are resized to
 # the models' 128x256. The KITTI samples are not KITTI Stereo's test split: their rows say kitti_samples.
@@ -143,11 +148,74 @@ def keep_training_record(job: Job, runs: Path = RUNS, results: Path = RESULTS) -
     return target
 
 
-def run(selected: list[Job], runs: Path = RUNS, results: Path = RESULTS, data: Path = DATA) -> int:
-    """Run the jobs in turn, skipping those whose results are all present; stops at the first failure."""
+# Classical references run on the stereo test sets (Kodak's are the full sweeps in results/kodak/): the same
+# images as the learned models' rows (each view in turn, same ids), written to results/<test set>/
+REFERENCE_CODECS = ("jpeg", "bpg")
+REFERENCE_RESULTS = Path("results")
+
+
+def reference_commands(data: Path = DATA, results: Path = REFERENCE_RESULTS) -> dict[Path, str]:
+    """``{result folder: python -m ndic baselines line}`` of JPEG and BPG on each stereo test set."""
+    python = ["env", f"OMP_NUM_THREADS={THREADS}", sys.executable, "-m", "ndic"]
+    lines = {}
+    for test in STEREO_TESTS:
+        name, sub, label = TEST_SETS[test]
+        out = Path(results) / label
+        words = [*python, "baselines", "--data", name, "--root", str(Path(data) / sub), "--both-directions",
+                 "--dataset", label, "--codecs", *REFERENCE_CODECS, "--out", str(out), "--profile", "cpu",
+                 "--workers", str(THREADS)]  # fmt: skip
+        lines[out] = shlex.join(words)
+    return lines
+
+
+def references_done(folder: Path) -> bool:
+    """Whether ``folder`` holds every reference codec's result (with its provenance)."""
+    return all((Path(folder) / f"{codec}{suffix}").is_file() for codec in REFERENCE_CODECS
+               for suffix in (".csv", ".meta.json"))  # fmt: skip
+
+
+def with_bases(selected: list[Job], runs: Path = RUNS) -> list[Job]:
+    """``selected``, each fine-tuned job preceded by its run from scratch when that run's weights are missing."""
+    out: list[Job] = []
+    for job in selected:
+        base = job.start_from
+        if (
+            base is not None
+            and base not in out
+            and base not in selected
+            and not (base.folder(runs) / "best.pt").is_file()
+        ):
+            out.append(base)
+        out.append(job)
+    return out
+
+
+def run(
+    selected: list[Job],
+    runs: Path = RUNS,
+    results: Path = RESULTS,
+    data: Path = DATA,
+    checkpoints: Path | None = CHECKPOINTS,
+) -> int:
+    """Run the jobs in turn (a fine-tuned job's run from scratch first when its weights are missing), skipping
+    those whose results are all present; stops at the first failure. A finished run from scratch of
+    :data:`NOTEBOOK_MODELS` is also exported to ``checkpoints`` (None: not exported)."""
     import subprocess
     import time
 
+    selected = with_bases(selected, runs)
+    if checkpoints is not None:
+        for job in selected:
+            _check_no_stale_checkpoint(job, results, checkpoints)
+    if any(set(job.tests) & set(STEREO_TESTS) for job in selected):  # the references first: a minute
+        for folder, line in reference_commands(data).items():  # the committed folders: codecs do not vary
+            if references_done(folder):
+                continue
+            print(f"[references] {line}", flush=True)
+            status = subprocess.run(line, shell=True).returncode
+            if status:
+                print(f"stopped: the references in {folder} failed with exit status {status}", file=sys.stderr)
+                return status
     for i, job in enumerate(selected, 1):
         if done(job, results):
             print(f"[{i}/{len(selected)}] {job.name}: results present, skipped", flush=True)
@@ -160,5 +228,117 @@ def run(selected: list[Job], runs: Path = RUNS, results: Path = RESULTS, data: P
                 print(f"stopped: {job.name} failed with exit status {status}", file=sys.stderr)
                 return status
         keep_training_record(job, runs, results)
+        if checkpoints is not None and job.start_from is None and job.model in NOTEBOOK_MODELS:
+            print(
+                f"[{i}/{len(selected)}] weights for the notebooks: {export_checkpoint(job, runs, results, checkpoints)}"
+            )
         print(f"[{i}/{len(selected)}] {job.name}: done in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
+
+
+# ----------------------------------------------------------------------------- the notebooks' checkpoints
+MANIFEST = "MANIFEST.json"
+
+
+def checkpoint_path(model: str, checkpoints: Path = CHECKPOINTS) -> Path:
+    """The committed weights of ``model``'s run from scratch (what the notebooks load)."""
+    return Path(checkpoints) / f"{model}.pt"
+
+
+def _check_no_stale_checkpoint(job: Job, results: Path, checkpoints: Path) -> None:
+    """Refuse to retrain a run whose weights are committed while its results are not: the two would disagree."""
+    target = checkpoint_path(job.model, checkpoints)
+    if job.start_from is None and job.model in NOTEBOOK_MODELS and target.is_file() and not done(job, results):
+        raise ValueError(
+            f"{target} holds committed weights of {job.name}, whose results are missing: remove {target} "
+            f"(and its {MANIFEST} entry) to train the run again, or restore its results"
+        )
+
+
+def export_checkpoint(job: Job, runs: Path = RUNS, results: Path = RESULTS, checkpoints: Path = CHECKPOINTS) -> Path:
+    """Copy ``job``'s ``best.pt`` to ``checkpoints/<model>.pt`` and record in ``MANIFEST.json`` its SHA-256,
+    size, the command that trained it and the provenance of its results. An identical file is left as it is;
+    different weights under the same name are refused (never replaced silently)."""
+    import hashlib
+    import json
+
+    from .io import atomic_write_bytes, atomic_write_text
+    from .results import read_meta
+
+    data = (job.folder(runs) / "best.pt").read_bytes()
+    target = checkpoint_path(job.model, checkpoints)
+    if target.is_file() and target.read_bytes() != data:
+        raise ValueError(f"{target} already holds other weights of {job.model}: move it away to export {job.name}")
+    atomic_write_bytes(target, data)
+    meta = read_meta(job.result(job.tests[0], results))
+    manifest_path = Path(checkpoints) / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest[target.name] = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "job": job.name,
+        "model": job.model,
+        "lambda": job.lmbda,
+        "distortion": job.distortion,
+        "command": commands(job, runs, results)[0],
+        "git_commit": meta.get("git_commit"),
+        "machine": meta.get("machine"),
+        "results": [str(job.result(test, results)) for test in job.tests],
+    }
+    atomic_write_text(manifest_path, json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
+    return target
+
+
+def verify_checkpoint(path: str | Path) -> None:
+    """Refuse a committed checkpoint whose bytes are not those its folder's ``MANIFEST.json`` lists (a file
+    outside such a folder, or not listed, passes: it is the user's own)."""
+    import hashlib
+    import json
+
+    path = Path(path)
+    manifest = path.parent / MANIFEST
+    if not manifest.is_file():
+        return
+    entry = json.loads(manifest.read_text()).get(path.name)
+    if entry is None:
+        return
+    if not path.is_file():
+        raise ValueError(f"{path} is listed in {manifest} but missing: check out the repository's {path.parent}/ again")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != entry["sha256"]:
+        size = path.stat().st_size
+        hint = " (a Git LFS pointer? run `git lfs pull`)" if size < 1024 else ""
+        raise ValueError(
+            f"{path} is not the committed file: SHA-256 {digest[:12]}... of {size} bytes, {MANIFEST} lists "
+            f"{entry['sha256'][:12]}... of {entry['bytes']} bytes{hint}; restore it with git checkout -- {path}"
+        )
+
+
+# --------------------------------------------------------------------------------- the reproduction check
+def reproduction_check(selected: list[Job], reproduced: Path, committed: Path = RESULTS):
+    """Mean bpp, PSNR and MS-SSIM (dB) per job and test set of a rerun (``reproduced``) beside the committed
+    results, with the differences and whether they are within :data:`REPRODUCED_BPP` and :data:`REPRODUCED_DB`."""
+    import pandas as pd
+
+    from .results import read_rows, summarize
+
+    rows = []
+    for job in selected:
+        for test in job.tests:
+            paths = job.result(test, committed), job.result(test, reproduced)
+            if not all(p.is_file() for p in paths):
+                continue
+            before, after = (summarize(read_rows(p)).iloc[0] for p in paths)
+            row = {"job": job.name, "test set": test}
+            for column, name in (("bpp", "bpp"), ("psnr", "PSNR (dB)"), ("ms_ssim_db", "MS-SSIM (dB)")):
+                row[f"{name} committed"], row[f"{name} rerun"] = before[column], after[column]
+            row["bpp difference (%)"] = 100 * (after["bpp"] / before["bpp"] - 1)
+            row["PSNR difference (dB)"] = after["psnr"] - before["psnr"]
+            row["MS-SSIM difference (dB)"] = after["ms_ssim_db"] - before["ms_ssim_db"]
+            row["reproduced"] = bool(
+                abs(row["bpp difference (%)"]) <= 100 * REPRODUCED_BPP
+                and abs(row["PSNR difference (dB)"]) <= REPRODUCED_DB
+                and abs(row["MS-SSIM difference (dB)"]) <= REPRODUCED_DB
+            )
+            rows.append(row)
+    return pd.DataFrame(rows)

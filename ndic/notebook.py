@@ -84,6 +84,32 @@ def notebook_config(
     return Config.from_dict(dict(given, model=model, profile=profile, out_dir=str(out_dir)), "the notebook")
 
 
+def load_trained(path: str | os.PathLike, device: Any = "cpu"):
+    """The model of an ndic checkpoint, for a notebook. A file of the committed ``checkpoints/`` folders is
+    first checked against the SHA-256 its ``MANIFEST.json`` lists (a damaged file or a Git LFS pointer stops
+    here, with the fix), and :func:`describe_model` can then say how the weights were made."""
+    from .checkpoint import load_model
+    from .cpu_reproduction import verify_checkpoint
+
+    path = resolve(path)
+    verify_checkpoint(path)
+    return load_model(path, device=device)
+
+
+def describe_model(model: Any) -> str:
+    """One line on where a loaded model's weights came from: profile, steps, lambda and objective; the cpu
+    profile's note (never a paper reproduction) included."""
+    info = getattr(model, "checkpoint_info", None) or {}
+    config = info.get("config") or {}
+    profile = config.get("profile") or "paper"
+    parts = [f"{model.registry_name}, lambda {info['lmbda']:g}" if info.get("lmbda") else model.registry_name]
+    if config.get("distortion_loss"):
+        parts[0] += f" ({config['distortion_loss']})"
+    if info.get("step"):
+        parts.append(f"trained {info['step']} steps on {config.get('dataset_name', 'its data')}")
+    return f"{', '.join(parts)}; {profile_note(profile)}"
+
+
 class LiveCurves:
     """Training callback that redraws :func:`plot_training` in place every ``every`` steps.
 

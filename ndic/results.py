@@ -64,7 +64,7 @@ DATASET_IMAGES = "dataset_images"
 UNKNOWN_COMMIT = "unknown (not a git checkout)"
 
 
-OUTPUT_FOLDERS = ("results/", "benchmarks/results/")  # outputs, not code (see code_commit)
+OUTPUT_FOLDERS = ("results/", "benchmarks/results/", "checkpoints/")  # outputs, not code (see code_commit)
 
 
 def code_commit(folder: str | os.PathLike | None = None) -> tuple[str, bool | None]:
@@ -73,7 +73,8 @@ def code_commit(folder: str | os.PathLike | None = None) -> tuple[str, bool | No
     The code that ran is the package, wherever the command ran from: the commit of the current folder
     (another project, or none) says nothing about it. A package folder git does not track (an installed
     copy, a copy inside another project's ignored folder) gives ``(UNKNOWN_COMMIT, None)``. Dirty: the
-    checkout has changes, untracked files included, against that commit, outside :data:`OUTPUT_FOLDERS`.
+    checkout has changes, untracked files included, against that commit, outside :data:`OUTPUT_FOLDERS`
+    (results, benchmark records and the exported checkpoints: what commands write, not code).
     """
     folder = str(folder or Path(__file__).resolve().parent)
 
@@ -86,8 +87,8 @@ def code_commit(folder: str | os.PathLike | None = None) -> tuple[str, bool | No
         commit = git("rev-parse", "--short", "HEAD")
         if commit.returncode != 0:  # a repository without a commit yet
             return UNKNOWN_COMMIT, None
-        # results/ and benchmarks/results/ hold outputs, not code: outputs being written (by this run or the one
-        # before it) do not make the code that writes them dirty
+        # results/, benchmarks/results/ and checkpoints/ hold outputs, not code: outputs being written (by this
+        # run or the one before it) do not make the code that writes them dirty
         status = git("status", "--porcelain", "--untracked-files=all", "--", ":/").stdout
         changed = [line for line in status.splitlines() if line.strip()]
         return commit.stdout.strip(), any(not line[3:].lstrip('"').startswith(OUTPUT_FOLDERS) for line in changed)

@@ -244,3 +244,21 @@ def test_y4m_reader():
     assert depth == 10 and np.array_equal(planes[0], y) and np.array_equal(planes[2], cr)
     with pytest.raises(ValueError, match="not a YUV4MPEG2"):
         _video.read_y4m(b"RIFF....")
+
+
+def test_stereo_references_code_the_same_views_with_the_same_ids_as_the_learned_evaluation(
+    shared_data, tmp_path, capsys
+):
+    from ndic import data
+    from ndic.codecs.runner import load_images
+
+    root = shared_data / "middlebury"
+    evaluated = data.load("middlebury", "test", root=root, both_directions=True)
+    images = load_images("middlebury", root=root, both_directions=True)
+    assert [name for name, _ in images] == list(evaluated.ids)
+    assert len(images) == 2 * len(load_images("middlebury", root=root))
+    first = (evaluated[1][0].permute(1, 2, 0) * 255).round().byte().numpy()  # the other view, as evaluate codes it
+    assert np.array_equal(images[1][1], first)
+    args = ["baselines", "--data", str(tmp_path), "--root", str(root), "--codecs", "jpeg"]
+    assert main(args) == 2
+    assert "--root and --both-directions apply to a dataset name" in capsys.readouterr().err

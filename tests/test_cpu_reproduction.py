@@ -108,3 +108,117 @@ def test_the_training_record_is_kept_beside_the_results(tmp_path):
     kept = cpu.keep_training_record(job, tmp_path / "runs", tmp_path / "results")
     assert sorted(p.name for p in kept.iterdir()) == ["config.yaml", "train_log.csv"]
     assert (kept / "config.yaml").read_text() == "model: bls17\n"
+
+
+def _finished_run(job, runs, results, weights=b"trained weights"):
+    """A run folder with its best.pt and result files as the sweep leaves them (contents made up, small)."""
+    folder = job.folder(runs)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "best.pt").write_bytes(weights)
+    for test in job.tests:
+        path = job.result(test, results)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+        path.with_suffix(".meta.json").write_text('{"git_commit": "abc1234", "machine": "x86_64, 2 CPU cores, cpu"}')
+
+
+def test_the_notebooks_weights_are_exported_with_their_hash_and_never_replaced_silently(tmp_path):
+    import hashlib
+    import json
+
+    runs, results, target = tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints"
+    job = cpu.jobs(("ndic_bls17",))[0]
+    _finished_run(job, runs, results)
+    path = cpu.export_checkpoint(job, runs, results, target)
+    assert path == target / "ndic_bls17.pt" and path.read_bytes() == b"trained weights"
+    entry = json.loads((target / cpu.MANIFEST).read_text())["ndic_bls17.pt"]
+    assert entry["sha256"] == hashlib.sha256(b"trained weights").hexdigest() and entry["bytes"] == 15
+    assert entry["git_commit"] == "abc1234" and entry["job"] == job.name
+    assert entry["command"].split()[3:6] == ["-m", "ndic", "train"] and f"--lambda {job.lmbda:g}" in entry["command"]
+    assert cpu.export_checkpoint(job, runs, results, target) == path  # the same weights again: nothing changes
+    (job.folder(runs) / "best.pt").write_bytes(b"other weights")
+    with pytest.raises(ValueError, match="already holds other weights of ndic_bls17"):
+        cpu.export_checkpoint(job, runs, results, target)
+    assert path.read_bytes() == b"trained weights"
+
+
+def test_committed_weights_without_their_results_stop_the_sweep_before_it_trains(tmp_path):
+    runs, results, target = tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints"
+    job = cpu.jobs(("bls17",))[0]
+    target.mkdir()
+    cpu.checkpoint_path("bls17", target).write_bytes(b"committed")
+    with pytest.raises(ValueError, match="results are missing: remove"):
+        cpu.run([job], runs, results, tmp_path / "data", checkpoints=target)
+    assert not job.folder(runs).exists()  # nothing was trained
+
+
+def test_a_finetuned_job_alone_brings_its_run_from_scratch_unless_that_run_is_there(tmp_path):
+    finetuned = [j for j in cpu.jobs(("bls17",)) if j.start_from is not None][:2]
+    base = finetuned[0].start_from
+    assert cpu.with_bases(finetuned, tmp_path) == [base, *finetuned]
+    assert cpu.with_bases([base, *finetuned], tmp_path) == [base, *finetuned]
+    base.folder(tmp_path).mkdir(parents=True)
+    (base.folder(tmp_path) / "best.pt").write_bytes(b"w")
+    assert cpu.with_bases(finetuned, tmp_path) == finetuned
+
+
+def test_the_reproduction_check_compares_means_per_test_set_within_one_percent_and_a_tenth_of_a_db(tmp_path):
+    import pandas as pd
+
+    job = cpu.jobs(("bmshj18",))[0]  # one test set: kodak
+
+    def write(folder, bpp, psnr, ms_ssim):
+        path = job.result("kodak", folder)
+        path.parent.mkdir(parents=True)
+        rows = [dict(method="m", label="m", dataset="kodak", quality=job.lmbda, image=f"i{k}", bpp=bpp[k],
+                     bpp_estimated=bpp[k], psnr=psnr[k], ms_ssim=ms_ssim, encoding_time=0, decoding_time=0)
+                for k in range(2)]  # fmt: skip
+        pd.DataFrame(rows).to_csv(path, index=False)
+
+    write(tmp_path / "committed", [0.4, 0.6], [30.0, 32.0], 0.9)
+    write(tmp_path / "close", [0.402, 0.602], [30.05, 32.05], 0.9)
+    write(tmp_path / "far", [0.5, 0.6], [30.0, 32.0], 0.9)
+    close = cpu.reproduction_check([job], tmp_path / "close", tmp_path / "committed")
+    assert close["bpp difference (%)"].iloc[0] == pytest.approx(0.4) and close["reproduced"].all()
+    assert close["PSNR difference (dB)"].iloc[0] == pytest.approx(0.05)
+    far = cpu.reproduction_check([job], tmp_path / "far", tmp_path / "committed")
+    assert far["bpp difference (%)"].iloc[0] == pytest.approx(10.0) and not far["reproduced"].any()
+    assert cpu.reproduction_check([job], tmp_path / "missing", tmp_path / "committed").empty
+
+
+def test_a_committed_checkpoint_is_checked_against_its_manifest_before_loading(tmp_path):
+    runs, results, target = tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints"
+    job = cpu.jobs(("bls17",))[0]
+    _finished_run(job, runs, results, weights=b"w" * 4096)
+    path = cpu.export_checkpoint(job, runs, results, target)
+    cpu.verify_checkpoint(path)  # as exported: passes
+    path.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")
+    with pytest.raises(ValueError, match="is not the committed file.*Git LFS pointer.*git checkout --"):
+        cpu.verify_checkpoint(path)
+    path.unlink()
+    with pytest.raises(ValueError, match="listed in .* but missing"):
+        cpu.verify_checkpoint(path)
+    own = tmp_path / "mine.pt"
+    own.write_bytes(b"anything")
+    cpu.verify_checkpoint(own)  # no manifest beside it: the user's own file
+
+
+def test_the_stereo_test_sets_get_jpeg_and_bpg_on_the_same_views_in_the_committed_folders(tmp_path):
+    from ndic.cli.baselines import add_arguments as baselines_arguments
+
+    lines = cpu.reference_commands(tmp_path / "data")
+    assert sorted(folder.name for folder in lines) == sorted(cpu.STEREO_TESTS)
+    for folder, line in lines.items():
+        args = _parse(baselines_arguments, shlex.split(line)[6:])
+        name, sub, label = cpu.TEST_SETS[folder.name]
+        assert (args.data, args.root, args.dataset) == (name, str(tmp_path / "data" / sub), label)
+        assert args.both_directions and args.codecs == list(cpu.REFERENCE_CODECS)
+        assert folder == cpu.REFERENCE_RESULTS / label and args.out == str(folder) and args.profile == "cpu"
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for codec in cpu.REFERENCE_CODECS:
+        (folder / f"{codec}.csv").write_text("x")
+    assert not cpu.references_done(folder)  # no provenance: an interrupted write
+    for codec in cpu.REFERENCE_CODECS:
+        (folder / f"{codec}.meta.json").write_text("{}")
+    assert cpu.references_done(folder)

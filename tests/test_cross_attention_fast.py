@@ -9,6 +9,7 @@ Dropout masks are shared by seeding the RNG before each run (no other random dra
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,7 +18,12 @@ import ndic  # noqa: F401  (before compressai)
 from ndic import models
 from ndic.config import Config
 from ndic.losses import RateDistortionLoss
-from ndic.models.cross_attention import CrossAttentionAlignment, attention_summary, patch_attention
+from ndic.models.cross_attention import (
+    CrossAttentionAlignment,
+    attention_summary,
+    patch_attention,
+    true_match_patches,
+)
 
 # feature sizes -> patches of 2x4 = 8 and 8x16 = 128 pixels (low-rank operands), 16x32 = 512 (shared keys)
 FEATURE_SIZES = [(8, 16), (32, 64), (64, 128)]
@@ -295,3 +301,33 @@ def test_attention_summary_of_known_maps():
     assert (summary["uniform: same patch"] == 1 / 16).all() and (summary["uniform: same row"] == 1 / 4).all()
     with pytest.raises(ValueError, match="not a \\(g\\*g, g\\*g\\) patch attention map"):
         attention_summary([torch.ones(15, 15)])
+
+
+def test_true_match_of_a_constant_disparity_moves_each_patch_by_its_share():
+    # 8x16 pixels in a 2x2 grid: patches of 4x8. A disparity of 2 px moves 6 of a patch's 8 columns into the
+    # same patch and 2 into the patch to the left; the left patches lose their first 2 columns outside y.
+    match = true_match_patches(np.full((8, 16), 2.0), grid=2)
+    expected = torch.tensor(
+        [[6 / 8, 0, 0, 0], [2 / 8, 6 / 8, 0, 0], [0, 0, 6 / 8, 0], [0, 0, 2 / 8, 6 / 8]], dtype=torch.float64
+    )
+    torch.testing.assert_close(match, expected)
+    unknown = np.full((8, 16), np.nan)
+    unknown[:4, 8:] = 0.0  # only the top-right patch has a disparity: its match is itself
+    assert true_match_patches(unknown, 2).nonzero().tolist() == [[1, 1]]
+    with pytest.raises(ValueError, match="divisible into a 3x3 grid"):
+        true_match_patches(np.zeros((8, 16)), 3)
+
+
+def test_attention_that_follows_the_disparity_scores_the_ideal_and_uniform_scores_one_over_g2():
+    match = true_match_patches(np.full((8, 16), 2.0), grid=2)
+    follows = match / match.sum(-1, keepdim=True)  # attention spread exactly like the true match
+    on_own_patch = torch.eye(4, dtype=torch.float64)
+    summary = attention_summary([torch.full((4, 4), 0.25), on_own_patch, follows], match=match)
+    assert summary.loc["align[0]", "true match"] == pytest.approx(0.25)  # uniform: 1 / g**2
+    # the own patch holds 3/4 of every match (the right patches) or all of it (the left ones, after clipping)
+    shares = [1.0, 0.75, 1.0, 0.75]
+    assert summary.loc["align[1]", "true match"] == pytest.approx(np.mean(shares))
+    assert summary.loc["align[1]", "ideal: true match"] == pytest.approx(np.mean(shares))
+    assert summary.loc["align[2]", "true match"] == pytest.approx(np.mean([1.0, 0.75**2 + 0.25**2] * 2))
+    with pytest.raises(ValueError, match="does not fit map 0"):
+        attention_summary([torch.eye(16)], match=match)

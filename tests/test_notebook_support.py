@@ -243,3 +243,14 @@ def test_the_codec_runner_takes_a_stereo_dataset_and_codes_the_image_x_of_each_p
     assert (height, width) == (x.shape[0] - x.shape[0] % 2, x.shape[1] - x.shape[1] % 2)
     top, left = (x.shape[0] - height) // 2, (x.shape[1] - width) // 2
     assert np.array_equal(images[0][1], x[top : top + height, left : left + width])
+
+
+def test_describe_model_says_profile_steps_and_lambda_of_a_loaded_checkpoint():
+    net = models.build("bls17", num_filters=8)
+    net.checkpoint_info = {"step": 1800, "lmbda": 0.00011, "config": {"profile": "cpu", "distortion_loss": "MS-SSIM",
+                                                                       "dataset_name": "stereo_train"}}  # fmt: skip
+    line = notebook.describe_model(net)
+    assert line.startswith("bls17, lambda 0.00011 (MS-SSIM), trained 1800 steps on stereo_train; cpu profile")
+    assert "not a paper reproduction" in line
+    net.checkpoint_info = {"lmbda": 0.0018, "config": {"profile": "quick"}}
+    assert notebook.describe_model(net) == f"bls17, lambda 0.0018; {notebook.QUICK_WARNING}"

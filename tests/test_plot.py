@@ -88,3 +88,20 @@ def test_bd_table(curves):
     assert "no ms_ssim_db values" in on_ms_ssim.loc["STF, published", "note"]
     with pytest.raises(ValueError, match="not among the curves"):
         bd_table(curves, "VTM")
+
+
+def test_attention_figure_draws_the_true_match_where_the_disparity_puts_the_query_patch():
+    import torch
+    from matplotlib.patches import Rectangle
+
+    from ndic.plot import plot_attention
+
+    x, y = torch.rand(3, 32, 64), torch.rand(3, 32, 64)
+    maps = [torch.full((16, 16), 1 / 16)]
+    disparity = np.full((32, 64), 5.0)
+    disparity[:, :20] = np.nan  # unknown where the query patch (row 2, column 1) starts: the median of the rest
+    figure = plot_attention(x, y, maps, query=(2, 1), disparity=disparity)
+    dashed = [p for p in figure.axes[1].patches if isinstance(p, Rectangle) and p.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_xy() == (16 - 5.0, 16) and dashed[0].get_width() == 16
+    plain = plot_attention(x, y, maps, query=(2, 1))
+    assert not [p for p in plain.axes[1].patches if p.get_linestyle() == "--"]

@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "baselines") -> N
         help="code nothing: rewrite the CompressAI JSON and bd_rates.csv of the result CSVs in DIR from their rows",
     )
     parser.add_argument("--dataset", default=None, help="dataset name in the result rows (default: folder name)")
+    parser.add_argument("--root", default=None, help="with --data naming a dataset: its folder (default: $NDIC_DATA)")
+    parser.add_argument(
+        "--both-directions",
+        action="store_true",
+        help="with --data naming a stereo dataset: each view in turn (as evaluate --test_both_directions codes)",
+    )
     parser.add_argument("--codecs", nargs="+", default=list(DEFAULT_CODECS), help="codec names (default: all)")
     parser.add_argument("--qualities", nargs="+", type=float, default=None, help="override the sweep (one codec)")
     parser.add_argument("--out", default=None, help="output folder (default: runs/baselines/<dataset>)")
@@ -43,7 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str = "baselines") -> N
     parser.add_argument("--cache", default=None, help=f"cache folder (default: ${CACHE_ENV} or ~/.cache/ndic/codecs)")
     parser.add_argument("--no-cache", action="store_true", help="measure everything again")
     parser.add_argument("--limit", type=int, default=None, help="first N images only")
-    parser.add_argument("--profile", choices=("quick", "paper"), default="quick", help="label of the rows")
+    parser.add_argument(
+        "--profile",
+        choices=("quick", "cpu", "paper"),
+        default="quick",
+        help="label of the rows (cpu: references of the CPU-scale reproduction's test sets)",
+    )
 
 
 def run(args: argparse.Namespace, name: str = "baselines") -> int:
@@ -51,14 +62,20 @@ def run(args: argparse.Namespace, name: str = "baselines") -> int:
         return resummarize(Path(args.summaries_only), args.dataset or Path(args.summaries_only).name, args.profile)
     if args.qualities and len(args.codecs) != 1:
         raise ValueError("--qualities needs exactly one codec (each codec has its own quality scale)")
-    images = load_images(args.data, args.limit)
+    from .. import data as datasets
+
+    if (args.root or args.both_directions) and args.data not in datasets.names():
+        raise ValueError(f"--root and --both-directions apply to a dataset name given as --data, not {args.data!r}")
+    images = load_images(args.data, args.limit, root=args.root, both_directions=args.both_directions)
     dataset = args.dataset or Path(args.data).name
     # never the committed results/ by default: an ad-hoc run must not replace the book's curves
     out_dir = Path(args.out or Path("runs") / "baselines" / dataset)
     cache = None if args.no_cache else ResultCache(args.cache or default_cache_dir())
     meta = provenance(args.profile, " ".join(["python -m ndic", name, *sys.argv[2:]]))
     # "of": how many images the source has, so that a --limit run's files and tables say "2 of 24 images"
-    meta.update({"dataset": dataset, "data": str(args.data), "images": len(images), "of": source_size(args.data)})
+    of = None if args.root or args.both_directions else source_size(args.data)  # of another folder: not counted
+    of = len(images) if of is None and args.limit is None else of
+    meta.update({"dataset": dataset, "data": str(args.root or args.data), "images": len(images), "of": of})
     status = 0
     for codec_name in args.codecs:
         try:

@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         help="an extra #SBATCH line for --slurm, e.g. --sbatch=--partition=gpu (repeatable)",
     )
     parser.add_argument("--run", action="store_true", help="run the commands here, one after another")
+    parser.add_argument(
+        "--results-dir",
+        default=None,
+        help="--profile cpu: write the results here instead of results/cpu; a --run then compares them with "
+        "the committed ones (the reproduction check: give a fresh --out-dir too, or the finished runs are reused)",
+    )
 
 
 def run(args: argparse.Namespace, name: str) -> int:
@@ -132,16 +138,42 @@ def _floats(text: str | None, flag: str) -> list[float] | None:
 
 
 def _cpu(args: argparse.Namespace) -> int:
-    """The CPU-scale reproduction (:mod:`ndic.cpu_reproduction`): print its commands, or run them."""
+    """The CPU-scale reproduction (:mod:`ndic.cpu_reproduction`): print its commands, or run them; with
+    ``--results-dir`` elsewhere than the committed results, a rerun compared with them afterwards."""
     from .. import cpu_reproduction as cpu
 
-    if args.dataset or args.lambdas or args.slurm:
-        raise ValueError("--profile cpu runs its own plan: drop --dataset, --lambdas and --slurm (--model selects)")
+    if args.dataset or args.slurm:
+        raise ValueError("--profile cpu runs its own plan: drop --dataset and --slurm (--model and --lambdas select)")
     selected = cpu.jobs(tuple(args.model.split(",")) if args.model else None)
+    if args.lambdas:
+        wanted = _floats(args.lambdas, "--lambdas")
+        chosen = [job for job in selected if any(abs(job.lmbda / w - 1) < 1e-9 for w in wanted)]
+        if len(chosen) < len(wanted):
+            known = ", ".join(sorted({f"{job.lmbda:g}" for job in selected}))
+            raise ValueError(f"--lambdas {args.lambdas}: the cpu plan's lambdas of these models are {known}")
+        selected = chosen
     data = Path(args.data_root) if args.data_root else cpu.DATA
+    runs = Path(args.out_dir) / "cpu"
+    results = Path(args.results_dir) if args.results_dir else cpu.RESULTS
+    rerun = results.resolve() != cpu.RESULTS.resolve()
     if args.run:
-        return cpu.run(selected, data=data)
-    for job in selected:
-        print(f"# {job.name}" + (" (results present)" if cpu.done(job) else ""))
-        print("\n".join(cpu.commands(job, data=data)))
+        status = cpu.run(selected, runs, results, data, checkpoints=None if rerun else cpu.CHECKPOINTS)
+        if status or not rerun:
+            return status
+        check = cpu.reproduction_check(selected, results)
+        if check.empty:
+            print(f"nothing to compare: {cpu.RESULTS} holds no committed result of these jobs")
+            return 0
+        print(check.round(4).to_string(index=False))
+        verdict = "reproduced" if check["reproduced"].all() else "NOT reproduced"
+        bounds = f"{100 * cpu.REPRODUCED_BPP:g} % bpp and {cpu.REPRODUCED_DB:g} dB"
+        print(f"{verdict}: within {bounds} of the committed results")
+        return 0 if check["reproduced"].all() else 1
+    if any(set(job.tests) & set(cpu.STEREO_TESTS) for job in selected):
+        for folder, line in cpu.reference_commands(data).items():
+            print(f"# JPEG and BPG on {folder.name}" + (" (results present)" if cpu.references_done(folder) else ""))
+            print(line)
+    for job in cpu.with_bases(selected, runs):
+        print(f"# {job.name}" + (" (results present)" if cpu.done(job, results) else ""))
+        print("\n".join(cpu.commands(job, runs, results, data)))
     return 0

@@ -69,11 +69,16 @@ class ResultCache:
 
 
 def load_images(
-    source: str | os.PathLike, limit: int | None = None, crop: int | None = None, root: str | os.PathLike | None = None
+    source: str | os.PathLike,
+    limit: int | None = None,
+    crop: int | None = None,
+    root: str | os.PathLike | None = None,
+    both_directions: bool = False,
 ) -> list[tuple[str, np.ndarray]]:
     """``(id, RGB uint8 image)`` pairs from an image file, a folder of images, or any ``ndic.data`` dataset.
 
-    A stereo dataset gives the image ``x`` of each pair (the image a distributed model compresses);
+    A stereo dataset gives the image ``x`` of each pair (the image a distributed model compresses), each
+    view in turn with ``both_directions`` (the images ``evaluate --test_both_directions`` codes, same ids);
     ``root`` is the dataset's folder (its default location when None). ``crop``: each image is
     centre-cropped to at most ``crop`` x ``crop`` pixels and to even sizes (VVC codes 4:2:0).
     """
@@ -88,11 +93,12 @@ def load_images(
     elif path.is_file():
         files = [path]
     else:
-        return [(name, centre_crop(image, crop)) for name, image in _dataset_images(str(source), limit, root)]
+        found = _dataset_images(str(source), limit, root, both_directions)
+        return [(name, centre_crop(image, crop)) for name, image in found]
     return [(f.stem, centre_crop(data.read_rgb(f), crop)) for f in files[:limit]]
 
 
-def _dataset_images(name: str, limit: int | None, root) -> list[tuple[str, np.ndarray]]:
+def _dataset_images(name: str, limit: int | None, root, both_directions: bool = False) -> list[tuple[str, np.ndarray]]:
     from .. import data
 
     if name not in data.names():
@@ -100,7 +106,10 @@ def _dataset_images(name: str, limit: int | None, root) -> list[tuple[str, np.nd
             f"{name!r} is neither an image file, a folder, nor a dataset ({', '.join(data.names())})"
         )
     # the embedded default's single photographs, not its pairs
-    dataset = data.load(name, "test", root=root, **({"stereo": False} if name == "default" else {}))
+    options = {"stereo": False} if name == "default" else {}
+    if both_directions:
+        options["both_directions"] = True  # data.load names the datasets that have no such option
+    dataset = data.load(name, "test", root=root, **options)
     count = len(dataset) if limit is None else min(limit, len(dataset))
     to_uint8 = lambda x: (x.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()  # noqa: E731
     images = []

@@ -11,7 +11,8 @@ operations instead. Unlike the original module, importing this one does not call
 
 The attention weights are public: ``CrossAttentionAlignment.forward(x, y, return_attention=True)``,
 :meth:`CrossAttentionAlignment.attention`, and per image pair :meth:`CrossAttentionNDIC.attention_maps`
-(patch to patch, :func:`patch_attention`), summarised by :func:`attention_summary`.
+(patch to patch, :func:`patch_attention`), summarised by :func:`attention_summary` and compared with where
+the true disparity puts each patch (:func:`true_match_patches`).
 
 Why this module is long: the alignment's three computations (the original's order, the exact fast path
 and the attention weights) stay side by side, so that their equality can be read and tested in one place.
@@ -23,6 +24,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -291,11 +293,42 @@ def patch_attention(weights: Tensor, grid: int) -> Tensor:
     return split.sum(dim=4).mean(dim=(1, 2))
 
 
-def attention_summary(maps: Sequence[Tensor]) -> pd.DataFrame:
+def true_match_patches(disparity: np.ndarray | Tensor, grid: int) -> Tensor:
+    """Where each patch of x truly lies in y: (g*g, g*g), entry [p, r] the share of patch ``p``'s pixels whose
+    match, x being the left view (column ``u`` of x shows what column ``u - d`` of y shows), falls in patch ``r``.
+
+    ``disparity``: (H, W) of x in pixels, NaN where unknown (e.g. ``EmbeddedPairs.disparity``). Pixels
+    without a disparity or whose match leaves the image count nowhere, so a row sums to the share of its
+    pixels that have a match inside y (0 for a patch with none).
+    """
+    d = torch.as_tensor(disparity, dtype=torch.float64)
+    if d.dim() != 2 or d.size(0) % grid or d.size(1) % grid:
+        raise ValueError(
+            f"disparity of shape {tuple(d.shape)} is not an (H, W) map divisible into a {grid}x{grid} grid"
+        )
+    height, width = d.shape
+    rows = torch.arange(height)[:, None].expand(height, width)
+    cols = torch.arange(width)[None, :].expand(height, width)
+    matched = torch.round(cols - d)  # NaN stays NaN
+    inside = torch.isfinite(matched) & (matched >= 0) & (matched < width)
+    source = (rows // (height // grid)) * grid + cols // (width // grid)
+    target = (rows // (height // grid)) * grid + matched.nan_to_num(0).long().clamp(0, width - 1) // (width // grid)
+    counts = torch.zeros(grid * grid, grid * grid, dtype=torch.float64)
+    counts.index_put_(
+        (source[inside], target[inside]), torch.ones(int(inside.sum()), dtype=torch.float64), accumulate=True
+    )
+    return counts / (height * width / grid**2)
+
+
+def attention_summary(maps: Sequence[Tensor], match: Tensor | None = None) -> pd.DataFrame:
     """Per module of :meth:`CrossAttentionNDIC.attention_maps`: attention kept on the query's own patch and
     on its patch row (means over patches and images), beside the uniform baselines 1/g**2 and 1/g.
 
-    ``maps``: one (g*g, g*g) or (N, g*g, g*g) tensor per module.
+    ``maps``: one (g*g, g*g) or (N, g*g, g*g) tensor per module. With ``match`` (one image pair's
+    :func:`true_match_patches` at the maps' grid), also ``true match``: the attention on the patches that
+    hold each query's true match, weighted by the share of its pixels there (mean over the queries with a
+    match; uniform attention gives 1/g**2, attention that follows the disparity exactly gives ``ideal``, the
+    mean of each query's largest share).
     """
     import pandas as pd
 
@@ -308,15 +341,21 @@ def attention_summary(maps: Sequence[Tensor]) -> pd.DataFrame:
             raise ValueError(f"map {i} of shape {tuple(m.shape)} is not a (g*g, g*g) patch attention map")
         rows_of = torch.arange(patches) // grid
         same_row = (rows_of[:, None] == rows_of[None, :]).to(m)
-        rows.append(
-            {
-                "module": f"align[{i}]",
-                "same patch": float(m.diagonal(dim1=-2, dim2=-1).mean()),
-                "same patch row": float((m * same_row).sum(-1).mean()),
-                "uniform: same patch": 1 / grid**2,
-                "uniform: same row": 1 / grid,
-            }
-        )
+        row = {
+            "module": f"align[{i}]",
+            "same patch": float(m.diagonal(dim1=-2, dim2=-1).mean()),
+            "same patch row": float((m * same_row).sum(-1).mean()),
+            "uniform: same patch": 1 / grid**2,
+            "uniform: same row": 1 / grid,
+        }
+        if match is not None:
+            if match.shape != (patches, patches):
+                raise ValueError(f"match of shape {tuple(match.shape)} does not fit map {i} of {patches} patches")
+            share = match.double() / match.double().sum(-1, keepdim=True).clamp_min(1e-12)  # per query, sums to 1
+            known = match.sum(-1) > 0
+            row["true match"] = float((m * share).sum(-1)[:, known].mean())
+            row["ideal: true match"] = float(share.max(-1).values[known].mean())
+        rows.append(row)
     return pd.DataFrame(rows).set_index("module")
 
 

@@ -84,10 +84,19 @@ def plot_error_maps(x: torch.Tensor, reconstructions: Mapping[str, torch.Tensor]
 
 
 def plot_attention(
-    x: torch.Tensor, y: torch.Tensor, maps: Sequence[torch.Tensor], query: tuple[int, int] = (2, 1), title: str = ""
+    x: torch.Tensor,
+    y: torch.Tensor,
+    maps: Sequence[torch.Tensor],
+    query: tuple[int, int] = (2, 1),
+    title: str = "",
+    disparity: np.ndarray | None = None,
 ) -> Figure:
     """Per module: x with the query patch outlined, y shaded by where that patch attends, and the
-    full patch-to-patch matrix (rows: x's patches, columns: y's, in row-major grid order)."""
+    full patch-to-patch matrix (rows: x's patches, columns: y's, in row-major grid order).
+
+    With ``disparity`` (x's true disparity in pixels, x the left view, NaN where unknown), y also shows
+    where the query patch truly lies: the patch moved left by its median disparity (dashed red).
+    """
     from matplotlib.patches import Rectangle
 
     x_img, y_img = _array(x), _array(y)
@@ -106,6 +115,11 @@ def plot_attention(
             row[1].imshow(y_img)
             shade = row[1].imshow(weights, cmap="viridis", alpha=0.55, extent=(0, width, height, 0), vmin=0)
             row[1].set_title("y, attention of that patch")
+            shift = _median_disparity(disparity, (qr * ph, (qr + 1) * ph), (qc * pw, (qc + 1) * pw))
+            if shift is not None:
+                true_box = Rectangle((qc * pw - shift, qr * ph), pw, ph, fill=False, ec="red", lw=2, ls="--")
+                row[1].add_patch(true_box)
+                row[1].set_title(f"y, attention of that patch\n(red: true match, disparity {shift:.0f} px)")
             figure.colorbar(shade, ax=row[1], shrink=0.8)
             matrix = row[2].imshow(m.numpy(), cmap="viridis", vmin=0)
             row[2].set_title("patch -> patch")
@@ -119,3 +133,14 @@ def plot_attention(
         if title:
             figure.suptitle(title)
     return figure
+
+
+def _median_disparity(
+    disparity: np.ndarray | None, rows: tuple[float, float], cols: tuple[float, float]
+) -> float | None:
+    """Median known disparity inside a rectangle of pixels (None without a disparity map or a known value)."""
+    if disparity is None:
+        return None
+    window = np.asarray(disparity, dtype=np.float64)[int(rows[0]) : int(rows[1]), int(cols[0]) : int(cols[1])]
+    known = window[np.isfinite(window)]
+    return float(np.median(known)) if known.size else None
