@@ -80,7 +80,7 @@ book: $(STAMP) system-deps
 # there) but writes its links and assets (_static/, _images/, book/intro.html#...) relative to the build's top
 # folder: a <base> element pointing there lets the page find its styles and MathJax, and its links within
 # itself become plain #fragments, which chromium prints as links inside the PDF (not as file:// URLs of the
-# machine that built it). The theme scrolls wide tables and long code lines sideways and caps tall outputs,
+# machine that built it); download links (a figure's SVG) lose their target, which paper cannot follow. The theme scrolls wide tables and long code lines sideways and caps tall outputs,
 # which paper cannot do: PRINT_CSS lets them grow, wraps code, shrinks tables and fits figures to the page.
 CHROMIUM ?= chromium
 PDF := _build/pdf/book.pdf
@@ -98,7 +98,9 @@ pdf: $(STAMP) system-deps
 	$(VENV)/bin/jupyter-book build . --builder singlehtml --warningiserror --nitpick --keep-going
 	@grep -q '<base ' $(SINGLE_PAGE) || \
 	  sed -i -e 's|<head>|<head><base href="./$(UP_TO_BUILD)"><style>$(PRINT_CSS)</style>|' \
-	    -e 's|href="$(ROOT_DOC).html#|href="#|g' $(SINGLE_PAGE)
+	    -e 's|href="$(ROOT_DOC).html#|href="#|g' \
+	    -e 's|<a class="reference download internal" download="" href="[^"]*">|<a class="reference download internal">|g' \
+	    $(SINGLE_PAGE)
 	@mkdir -p $(dir $(PDF)) && rm -f $(PDF)
 	@# chromium's own messages (D-Bus, GPU) go to a log, shown only when it fails
 	$(CHROMIUM) --headless --no-sandbox --disable-gpu --no-pdf-header-footer --virtual-time-budget=60000 \

@@ -7,10 +7,10 @@ every source of the book (chapters, notebooks, ``ndic/``, ``results/``, benchmar
 the build is reused as it is. Chromium (Debian's, driven by Playwright, with every request outside
 the build refused, as on an offline GPU node) then opens every page of ``_toc.yml`` and fails on raw TeX
 (MathJax must render from the build itself), a broken image, a table wider than its column outside a
-scroll container, an empty table, or a path of the machine that built the book; it also checks that the
-RD figures and the tables of the results and RD-curve pages are there, that the introduction links every
-model to its section, fidelity row, released-weights command and RD curve (each link landing on an element
-that exists), and saves screenshots in ``_build/screenshots/``.
+scroll container, an empty table, a table cell cut short, or a path of the machine that built the book; it
+also checks that the RD figures and the tables of the results and RD-curve pages are there, that the
+introduction links every model to its section, fidelity row, released-weights command and RD curve (each
+link landing on an element that exists), and saves screenshots in ``_build/screenshots/``.
 
 Select it with ``-m book``; deselect with ``-m "not book"``.
 """
@@ -193,6 +193,13 @@ def images(page) -> list[dict]:
     )
 
 
+def cut_cells(page) -> list[str]:
+    """Table cells that pandas cut short (display.max_colwidth ends them with "...")."""
+    return page.eval_on_selector_all(
+        "article table td", "els => els.map(e => e.textContent.trim()).filter(t => t.length > 3 && t.endsWith('...'))"
+    )
+
+
 def table_rows(page) -> list[int]:
     """The number of body rows of every table in the page's article."""
     return page.eval_on_selector_all("article table", "els => els.map(t => t.querySelectorAll('tbody tr').length)")
@@ -206,6 +213,7 @@ def check_page(page, source: Path) -> list[str]:
     problems += [f"raw TeX: {text!r}" for text in page.evaluate(RAW_TEX_SCRIPT)]
     problems += page.evaluate(WIDE_TABLES_SCRIPT)
     problems += [f"a table without rows ({rows} rows)" for rows in table_rows(page) if rows == 0]
+    problems += [f"a table cell cut short: {text[-60:]!r}" for text in cut_cells(page)]
     html = source.read_text(errors="replace")
     problems += [f"build-machine path {mark!r} in the page" for mark in local_paths() if mark in html]
     return problems
@@ -244,6 +252,7 @@ def test_the_page_check_catches_each_problem(browser, tmp_path):
         "without rows": "<table><thead><tr><th>x</th></tr></thead><tbody></tbody></table>",
         "build-machine path": f"<p>{ROOT.resolve()}/results/kodak/bpg.csv</p>",
         "image does not load": "<img src='missing.png'>",
+        "cell cut short": "<table><tbody><tr><td>the claim holds when it saves more...</td></tr></tbody></table>",
     }
     (tmp_path / "fine.html").write_text(
         "<html><body><article><p>fine</p>"

@@ -82,10 +82,12 @@ def pdf_problems(pdf: Path, html: Path) -> list[str]:
     problems += [f"formula printed as TeX: {tex.strip()[:60]!r}" for tex in formulas if squeeze(tex) in flat]
     if formulas and "Type 3" not in fonts:
         problems.append("no MathJax glyphs embedded in the PDF: the formulas were not typeset")
-    # a link from the page to itself must stay inside the PDF, not point at the HTML file on this machine
+    # a link from the page to itself must stay inside the PDF, and nothing may point at a file of this machine
+    # (the HTML page itself, or a download such as a figure's SVG): the PDF is read on other machines
     urls = {url.decode("latin-1") for url in re.findall(rb"/URI \((file://[^)#]*)", pdf.read_bytes())}
     if html.resolve().as_uri() in urls:
         problems.append(f"links within the book printed as file:// URLs of this machine: {html.resolve().as_uri()}")
+    problems += [f"a link to a file of this machine: {url}" for url in sorted(urls - {html.resolve().as_uri()})]
     return problems
 
 
