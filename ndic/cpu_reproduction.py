@@ -236,8 +236,46 @@ def run(
     return 0
 
 
+def plan_table(results: Path = RESULTS):
+    """The plan as the book shows it: one row per model with its objective, lambdas, the lambda trained from
+    scratch, steps, training and test sets, and how many of its runs have committed results."""
+    import pandas as pd
+
+    from .recipes import CPU_STEPS
+
+    rows = []
+    for model, distortion, lambdas, first, train_set, tests, overrides in PLAN:
+        model_jobs = jobs((model,))
+        rows.append({
+            "model": model,
+            "objective": distortion,
+            "lambdas": ", ".join(f"{value:g}" for value in lambdas),
+            "from scratch": f"lambda {first:g}, {CPU_STEPS} steps",
+            "other lambdas": f"from its weights, {CPU_FINETUNE_STEPS} steps each",
+            "training set": train_set + "".join(f" ({key} {value})" for key, value in overrides),
+            "test sets": ", ".join(tests),
+            "runs with results": f"{sum(done(job, results) for job in model_jobs)} of {len(model_jobs)}",
+        })  # fmt: skip
+    return pd.DataFrame(rows).set_index("model")
+
+
+def training_folders(results: Path = RESULTS, scratch_only: bool = True) -> dict[str, Path]:
+    """``{job name: committed training record}`` of the runs with one (runs from scratch only by default)."""
+    return {job.name: Path(results) / "training" / job.name for job in jobs()
+            if (Path(results) / "training" / job.name / "val_log.csv").is_file()
+            and (job.start_from is None or not scratch_only)}  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- the notebooks' checkpoints
 MANIFEST = "MANIFEST.json"
+
+
+def portable(line: str) -> str:
+    """A command line of :func:`commands` as anyone runs it: ``python`` for this interpreter's path."""
+    words = shlex.split(line)
+    if words[:1] == ["env"]:
+        words = words[1:]
+    return shlex.join(["python" if word == sys.executable else word for word in words])
 
 
 def checkpoint_path(model: str, checkpoints: Path = CHECKPOINTS) -> Path:
@@ -280,7 +318,7 @@ def export_checkpoint(job: Job, runs: Path = RUNS, results: Path = RESULTS, chec
         "model": job.model,
         "lambda": job.lmbda,
         "distortion": job.distortion,
-        "command": commands(job, runs, results)[0],
+        "command": portable(commands(job)[0]),  # as the sweep runs it, from the checkout's root
         "git_commit": meta.get("git_commit"),
         "machine": meta.get("machine"),
         "results": [str(job.result(test, results)) for test in job.tests],

@@ -105,3 +105,40 @@ def test_attention_figure_draws_the_true_match_where_the_disparity_puts_the_quer
     assert len(dashed) == 1 and dashed[0].get_xy() == (16 - 5.0, 16) and dashed[0].get_width() == 16
     plain = plot_attention(x, y, maps, query=(2, 1))
     assert not [p for p in plain.axes[1].patches if p.get_linestyle() == "--"]
+
+
+def test_bd_against_codecs_of_a_curve_at_twice_the_rate_of_jpeg_is_plus_100_percent():
+    from ndic.plot import bd_against_codecs
+
+    def rows(method, label, bpps, profile, psnr_of=lambda b: 25 + 5 * np.log2(b)):
+        return [dict(method=method, label=label, quality=q, dataset="kitti_samples", image=f"i{i}",
+                     bpp=b * (1 + i / 10), bpp_estimated=np.nan, psnr=psnr_of(b),
+                     ms_ssim=1 - 10 ** (-psnr_of(b) / 20), ms_ssim_db=np.nan, encoding_time=0.0,
+                     decoding_time=0.0, profile=profile, height=128, width=256, bytes=0)
+                for q, b in enumerate(bpps) for i in range(2)]  # fmt: skip
+
+    jpeg = rows("jpeg", "JPEG (4:4:4)", [0.25, 0.5, 1.0, 2.0, 4.0], "cpu")
+    learned = rows("bls17", "bls17", [0.5, 1.0, 2.0, 4.0], "cpu", psnr_of=lambda b: 25 + 5 * np.log2(b / 2))
+    quick = rows("ndic_bls17", "ndic_bls17", [0.5, 1.0, 2.0, 4.0], "quick")
+    frame = pd.DataFrame(jpeg + learned + quick)
+    table = bd_against_codecs(frame, "kitti_samples")
+    assert list(table.index) == [("bls17", "psnr"), ("bls17", "ms_ssim_db")]  # the quick-profile curve is left out
+    assert table.loc[("bls17", "psnr"), "vs JPEG (4:4:4): BD-rate pchip (%)"] == pytest.approx(100, abs=1)
+    assert table.loc[("bls17", "psnr"), "vs JPEG (4:4:4): BD-rate cubic (%)"] == pytest.approx(100, abs=1)
+    assert "vs BPG" not in " ".join(table.columns)  # no BPG rows: no BPG columns
+    assert bd_against_codecs(frame, "kodak").empty
+
+
+def test_validation_curves_of_several_runs_share_their_axes(tmp_path):
+    from ndic.plot import plot_validation
+
+    for name, ms_ssim in (("a", [0.5, 0.9]), ("b", [0.6, 0.99])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "val_log.csv").write_text(
+            "step,loss,bpp,psnr,ms_ssim\n" + "".join(f"{100 * (i + 1)},1,0.5,20,{m}\n" for i, m in enumerate(ms_ssim))
+        )
+    (tmp_path / "empty").mkdir()
+    figure = plot_validation({"run a": tmp_path / "a", "run b": tmp_path / "b", "none": tmp_path / "empty"})
+    ms_ssim_axis = figure.axes[1]
+    assert [line.get_label() for line in ms_ssim_axis.lines] == ["run a", "run b"]
+    np.testing.assert_allclose(ms_ssim_axis.lines[1].get_ydata(), [-10 * np.log10(0.4), 20.0])

@@ -6,9 +6,10 @@ module              what it draws
 :mod:`.style`       colours per method, line styles per kind of curve (learned, classical, published)
 :mod:`.rd`          rate-distortion curves (:func:`rd`, :func:`rd_figure`), saved as PNG and SVG; real
                     against estimated bpp of the same points (:func:`rate_comparison_figure`)
-:mod:`.tables`      BD-rate / BD-quality tables (:func:`bd_table`, :func:`bd_tables`, :func:`describe_bd`)
+:mod:`.tables`      BD-rate / BD-quality tables (:func:`bd_table`, :func:`bd_tables`, :func:`describe_bd`;
+                    learned curves against classical codecs run here: :func:`bd_against_codecs`)
 :mod:`.images`      images side by side, error maps, cross-attention maps
-:mod:`.training`    training curves of a run folder
+:mod:`.training`    training curves of a run folder; validation curves of several runs side by side
 :mod:`.timings`     speed bars of models and codecs
 ==================  ===============================================================================
 """
@@ -26,9 +27,9 @@ from .rd import (
     save,
 )
 from .style import COLORS, KINDS, LINE, METRIC_LABELS, STYLE, color
-from .tables import bd_table, bd_tables, describe_bd, write_bd_rates
+from .tables import bd_against_codecs, bd_table, bd_tables, describe_bd, write_bd_rates
 from .timings import plot_timings
-from .training import plot_training
+from .training import plot_training, plot_validation
 
 __all__ = [
     "COLORS",
@@ -38,6 +39,7 @@ __all__ = [
     "RATES",
     "STYLE",
     "Curve",
+    "bd_against_codecs",
     "bd_table",
     "bd_tables",
     "color",
@@ -49,6 +51,7 @@ __all__ = [
     "plot_error_maps",
     "plot_timings",
     "plot_training",
+    "plot_validation",
     "published_curves",
     "rate_comparison_figure",
     "rd",

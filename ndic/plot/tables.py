@@ -104,6 +104,33 @@ def bd_tables(
     return out[first + [c for c in out.columns if c not in first]]
 
 
+def bd_against_codecs(
+    frame: pd.DataFrame, dataset: str, codecs: Sequence[str] = ("jpeg", "bpg"), profile: str | None = "cpu"
+) -> pd.DataFrame:
+    """BD-rate (cubic and PCHIP, %) of every learned curve on ``dataset`` (of ``profile`` rows only, when given)
+    against each classical codec of ``codecs`` run here, on PSNR and MS-SSIM (dB): one row per (curve, metric),
+    the BD-rates and the note (why a comparison cannot be made) of each codec in its own columns. Empty
+    without learned rows or without any of the codecs."""
+    rows = frame[frame["dataset"] == dataset]
+    learned = rows[~rows["method"].isin(codecs)]
+    learned = learned if profile is None else learned[learned["profile"] == profile]
+    references = rows[rows["method"].isin(codecs)]
+    if learned.empty or references.empty:
+        return pd.DataFrame()
+    curves = curves_from_results(result_columns(pd.concat([learned, references])))
+    per_codec = []
+    for codec in dict.fromkeys(references["method"]):  # in the order the rows give them
+        label = str(references.loc[references["method"] == codec, "label"].iloc[0])
+        metrics = [
+            bd_table(curves, label, metric).reset_index().assign(metric=metric) for metric in ("psnr", "ms_ssim_db")
+        ]
+        table = pd.concat(metrics, ignore_index=True)
+        table = table[table["kind"] == "learned"].set_index(["curve", "metric"])
+        wanted = [c for c in ("BD-rate cubic (%)", "BD-rate pchip (%)", "note") if c in table.columns]
+        per_codec.append(table[wanted].rename(columns=lambda c, label=label: f"vs {label}: {c}"))
+    return pd.concat(per_codec, axis=1)
+
+
 def describe_bd(table: pd.DataFrame) -> list[str]:
     """One sentence per row of :func:`bd_tables` with a BD-rate: the rate change for equal quality."""
     quality = {"psnr": "PSNR", "ms_ssim_db": "MS-SSIM"}
