@@ -99,7 +99,7 @@ pdf: $(STAMP) system-deps
 	@grep -q '<base ' $(SINGLE_PAGE) || \
 	  sed -i -e 's|<head>|<head><base href="./$(UP_TO_BUILD)"><style>$(PRINT_CSS)</style>|' \
 	    -e 's|href="$(ROOT_DOC).html#|href="#|g' \
-	    -e 's|<a class="reference download internal" download="" href="[^"]*">|<a class="reference download internal">|g' \
+	    -e 's|\(<a class="reference download internal"\) download="" href="[^"]*">|\1>|g' \
 	    $(SINGLE_PAGE)
 	@mkdir -p $(dir $(PDF)) && rm -f $(PDF)
 	@# chromium's own messages (D-Bus, GPU) go to a log, shown only when it fails

@@ -115,7 +115,7 @@ def commands(job: Job, runs: Path = RUNS, results: Path = RESULTS, data: Path = 
              "--resume", "true", "--deterministic", "true", "--progress", "false",
              "--checkpoint_every", str(CHECKPOINT_EVERY)]  # fmt: skip
     if job.start_from is not None:  # a new run from the weights of the model trained from scratch
-        train += ["--load_weight", "true", "--weight_path", str(job.start_from.folder(runs) / "best.pt"),
+        train += ["--load_weight", "true", "--weight_path", str(start_weights(job, runs)),
                   "--steps", str(CPU_FINETUNE_STEPS), "--lr_drop_at", str(CPU_FINETUNE_STEPS * 4 // 5)]  # fmt: skip
     for key, value in job.overrides:
         train += [f"--{key}", value]
@@ -174,17 +174,26 @@ def references_done(folder: Path) -> bool:
                for suffix in (".csv", ".meta.json"))  # fmt: skip
 
 
-def with_bases(selected: list[Job], runs: Path = RUNS) -> list[Job]:
-    """``selected``, each fine-tuned job preceded by its run from scratch when that run's weights are missing."""
+def start_weights(job: Job, runs: Path = RUNS, checkpoints: Path = CHECKPOINTS) -> Path:
+    """The weights a fine-tuned job starts from: its base run's ``best.pt`` in ``runs``, or, where that run
+    folder is absent (a fresh clone: runs/ is not committed), the base's committed checkpoint."""
+    base = job.start_from
+    if base is None:
+        raise ValueError(f"{job.name} trains from scratch: it starts from no weights")
+    trained = base.folder(runs) / "best.pt"
+    committed = checkpoint_path(base.model, checkpoints)
+    if not trained.is_file() and _manifest_entry(committed).get("job") == base.name:
+        return committed
+    return trained
+
+
+def with_bases(selected: list[Job], runs: Path = RUNS, results: Path = RESULTS) -> list[Job]:
+    """``selected``, each fine-tuned job preceded by its run from scratch unless that run is finished (its
+    results written): a fine-tune never starts from the weights of a base run that is still training."""
     out: list[Job] = []
     for job in selected:
         base = job.start_from
-        if (
-            base is not None
-            and base not in out
-            and base not in selected
-            and not (base.folder(runs) / "best.pt").is_file()
-        ):
+        if base is not None and base not in out and base not in selected and not done(base, results):
             out.append(base)
         out.append(job)
     return out
@@ -203,10 +212,21 @@ def run(
     import subprocess
     import time
 
-    selected = with_bases(selected, runs)
-    if checkpoints is not None:
-        for job in selected:
+    selected = with_bases(selected, runs, results)
+    for job in selected:
+        if checkpoints is not None:
             _check_no_stale_checkpoint(job, results, checkpoints)
+        base = job.start_from
+        if (
+            base is not None
+            and done(base, results)
+            and not done(job, results)
+            and not start_weights(job, runs).is_file()
+        ):
+            raise ValueError(
+                f"{job.name} starts from the weights of {base.name}, whose results are written but whose weights "
+                f"are neither in {base.folder(runs)} nor committed: remove that run's results to train it again"
+            )
     if any(set(job.tests) & set(STEREO_TESTS) for job in selected):  # the references first: a minute
         for folder, line in reference_commands(data).items():  # the committed folders: codecs do not vary
             if references_done(folder):
@@ -219,6 +239,7 @@ def run(
     for i, job in enumerate(selected, 1):
         if done(job, results):
             print(f"[{i}/{len(selected)}] {job.name}: results present, skipped", flush=True)
+            _finish(job, runs, results, checkpoints, repair_only=True)  # a sweep killed after the last evaluation
             continue
         start = time.perf_counter()
         for line in commands(job, runs, results, data):
@@ -227,13 +248,23 @@ def run(
             if status:
                 print(f"stopped: {job.name} failed with exit status {status}", file=sys.stderr)
                 return status
-        keep_training_record(job, runs, results)
-        if checkpoints is not None and job.start_from is None and job.model in NOTEBOOK_MODELS:
-            print(
-                f"[{i}/{len(selected)}] weights for the notebooks: {export_checkpoint(job, runs, results, checkpoints)}"
-            )
+        _finish(job, runs, results, checkpoints)
         print(f"[{i}/{len(selected)}] {job.name}: done in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
+
+
+def _finish(job: Job, runs: Path, results: Path, checkpoints: Path | None, repair_only: bool = False) -> None:
+    """Keep the training record beside the results and export a notebook model's weights. Both are idempotent,
+    so a sweep killed between the last evaluation and these steps completes them when it runs again
+    (``repair_only``: only what is missing, never comparing weights already exported)."""
+    if job.folder(runs).is_dir():
+        keep_training_record(job, runs, results)
+    exports = checkpoints is not None and job.start_from is None and job.model in NOTEBOOK_MODELS
+    if not exports or not (job.folder(runs) / "best.pt").is_file():
+        return
+    if repair_only and _manifest_entry(checkpoint_path(job.model, checkpoints)):
+        return
+    print(f"weights for the notebooks: {export_checkpoint(job, runs, results, checkpoints)}", flush=True)
 
 
 def plan_table(results: Path = RESULTS):
@@ -327,19 +358,26 @@ def export_checkpoint(job: Job, runs: Path = RUNS, results: Path = RESULTS, chec
     return target
 
 
-def verify_checkpoint(path: str | Path) -> None:
-    """Refuse a committed checkpoint whose bytes are not those its folder's ``MANIFEST.json`` lists (a file
-    outside such a folder, or not listed, passes: it is the user's own)."""
-    import hashlib
+def _manifest_entry(path: Path) -> dict:
+    """The ``MANIFEST.json`` entry of a checkpoint in a committed folder ({} when there is none)."""
     import json
+
+    manifest = Path(path).parent / MANIFEST
+    return json.loads(manifest.read_text()).get(Path(path).name, {}) if manifest.is_file() else {}
+
+
+def verify_checkpoint(path: str | Path) -> None:
+    """Refuse a checkpoint of a committed folder (one with a ``MANIFEST.json``) that the manifest does not list,
+    or whose bytes are not those it lists; a file elsewhere passes: it is the user's own."""
+    import hashlib
 
     path = Path(path)
     manifest = path.parent / MANIFEST
     if not manifest.is_file():
         return
-    entry = json.loads(manifest.read_text()).get(path.name)
-    if entry is None:
-        return
+    entry = _manifest_entry(path)
+    if not entry:
+        raise ValueError(f"{path} is not listed in {manifest}: export it with the sweep, or keep it in another folder")
     if not path.is_file():
         raise ValueError(f"{path} is listed in {manifest} but missing: check out the repository's {path.parent}/ again")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

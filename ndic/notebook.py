@@ -92,6 +92,11 @@ def load_trained(path: str | os.PathLike, device: Any = "cpu"):
     from .cpu_reproduction import verify_checkpoint
 
     path = resolve(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: train it (for the committed CPU-scale models: python -m ndic sweep --profile "
+            "cpu --run), or set the notebook's checkpoint parameter to None to train a quick-profile model here"
+        )
     verify_checkpoint(path)
     return load_model(path, device=device)
 
@@ -101,7 +106,7 @@ def describe_model(model: Any) -> str:
     profile's note (never a paper reproduction) included."""
     info = getattr(model, "checkpoint_info", None) or {}
     config = info.get("config") or {}
-    profile = config.get("profile") or "paper"
+    profile = config.get("profile") or "unknown"  # weights from elsewhere: never presumed the paper's
     parts = [f"{model.registry_name}, lambda {info['lmbda']:g}" if info.get("lmbda") else model.registry_name]
     if config.get("distortion_loss"):
         parts[0] += f" ({config['distortion_loss']})"

@@ -34,6 +34,9 @@ def test_each_model_trains_once_from_scratch_and_its_other_lambdas_start_from_th
     scratch = [j for j in jobs if j.start_from is None]
     assert [j.model for j in scratch] == ["bls17", "ndic_bls17", "cross_attention", "bmshj18"]
     assert jobs[: len(scratch)] == scratch  # one trained model of each kind before any other lambda
+    for base in scratch:  # their runs are there (else a committed checkpoint stands in: tested below)
+        base.folder(tmp_path).mkdir(parents=True)
+        (base.folder(tmp_path) / "best.pt").write_bytes(b"w")
     for job in jobs[len(scratch) :]:
         base = job.start_from
         assert base in scratch and (base.model, base.distortion, base.train_set) == (
@@ -153,14 +156,55 @@ def test_committed_weights_without_their_results_stop_the_sweep_before_it_trains
     assert not job.folder(runs).exists()  # nothing was trained
 
 
-def test_a_finetuned_job_alone_brings_its_run_from_scratch_unless_that_run_is_there(tmp_path):
+def test_a_finetuned_job_alone_brings_its_run_from_scratch_until_that_run_is_finished(tmp_path):
+    runs, results = tmp_path / "runs", tmp_path / "results"
     finetuned = [j for j in cpu.jobs(("bls17",)) if j.start_from is not None][:2]
     base = finetuned[0].start_from
-    assert cpu.with_bases(finetuned, tmp_path) == [base, *finetuned]
-    assert cpu.with_bases([base, *finetuned], tmp_path) == [base, *finetuned]
-    base.folder(tmp_path).mkdir(parents=True)
-    (base.folder(tmp_path) / "best.pt").write_bytes(b"w")
-    assert cpu.with_bases(finetuned, tmp_path) == finetuned
+    assert cpu.with_bases(finetuned, runs, results) == [base, *finetuned]
+    assert cpu.with_bases([base, *finetuned], runs, results) == [base, *finetuned]
+    base.folder(runs).mkdir(parents=True)
+    (base.folder(runs) / "best.pt").write_bytes(b"w")  # written at the first validation: the run is not finished
+    assert cpu.with_bases(finetuned, runs, results) == [base, *finetuned]
+    _finished_run(base, runs, results)
+    assert cpu.with_bases(finetuned, runs, results) == finetuned
+
+
+def test_a_finetune_starts_from_the_committed_weights_where_its_base_run_folder_is_absent(tmp_path):
+    runs, results, target = tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints"
+    job = [j for j in cpu.jobs(("ndic_bls17",)) if j.start_from is not None][0]
+    base = job.start_from
+    assert cpu.start_weights(job, runs, target) == base.folder(runs) / "best.pt"  # to be trained first
+    _finished_run(base, tmp_path / "elsewhere", results)
+    cpu.export_checkpoint(base, tmp_path / "elsewhere", results, target)
+    assert cpu.start_weights(job, runs, target) == target / "ndic_bls17.pt"  # a fresh clone: runs/ is absent
+    _finished_run(base, runs, results)
+    assert cpu.start_weights(job, runs, target) == base.folder(runs) / "best.pt"  # its own run comes first
+    with pytest.raises(ValueError, match="trains from scratch"):
+        cpu.start_weights(base, runs, target)
+
+
+def test_a_finished_base_without_weights_anywhere_stops_its_finetune_before_anything_runs(tmp_path):
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    job = [j for j in cpu.jobs(("bmshj18",)) if j.start_from is not None][0]  # its weights are never committed
+    _finished_run(job.start_from, tmp_path / "elsewhere", results)
+    with pytest.raises(ValueError, match="whose results are written but whose weights are neither in"):
+        cpu.run([job], runs, results, tmp_path / "data", checkpoints=None)
+    assert not job.folder(runs).exists()
+
+
+def test_a_sweep_killed_after_its_last_evaluation_completes_the_record_and_the_export_when_run_again(tmp_path):
+    import json
+
+    runs, results, target = tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints"
+    job = cpu.jobs(("cross_attention",))[0]
+    _finished_run(job, runs, results)
+    (job.folder(runs) / "val_log.csv").write_text("step,loss\n100,1.0\n")
+    assert cpu.run([job], runs, results, tmp_path / "data", checkpoints=target) == 0  # results present: skipped
+    assert (results / "training" / job.name / "val_log.csv").is_file()
+    assert json.loads((target / cpu.MANIFEST).read_text())["cross_attention.pt"]["job"] == job.name
+    (job.folder(runs) / "best.pt").write_bytes(b"weights of another run")  # a skipped job never re-exports
+    assert cpu.run([job], runs, results, tmp_path / "data", checkpoints=target) == 0
+    assert (target / "cross_attention.pt").read_bytes() == b"trained weights"
 
 
 def test_the_reproduction_check_compares_means_per_test_set_within_one_percent_and_a_tenth_of_a_db(tmp_path):
@@ -202,6 +246,10 @@ def test_a_committed_checkpoint_is_checked_against_its_manifest_before_loading(t
     own = tmp_path / "mine.pt"
     own.write_bytes(b"anything")
     cpu.verify_checkpoint(own)  # no manifest beside it: the user's own file
+    stray = target / "other.pt"
+    stray.write_bytes(b"anything")
+    with pytest.raises(ValueError, match="is not listed in .*keep it in another folder"):
+        cpu.verify_checkpoint(stray)
 
 
 def test_the_stereo_test_sets_get_jpeg_and_bpg_on_the_same_views_in_the_committed_folders(tmp_path):
@@ -223,3 +271,19 @@ def test_the_stereo_test_sets_get_jpeg_and_bpg_on_the_same_views_in_the_committe
     for codec in cpu.REFERENCE_CODECS:
         (folder / f"{codec}.meta.json").write_text("{}")
     assert cpu.references_done(folder)
+
+
+def test_sweep_selects_the_plans_lambdas_and_refuses_one_it_does_not_have(capsys, tmp_path):
+    assert main(["sweep", "--profile", "cpu", "--model", "bls17", "--lambdas", "3e-05"]) == 0
+    out = capsys.readouterr().out
+    assert "# bls17_stereo_train_MS-SSIM_3e-05" in out and "# bls17_stereo_train_MS-SSIM_6e-05" not in out
+    assert main(["sweep", "--profile", "cpu", "--model", "bls17", "--lambdas", "3e-05,5e-05"]) == 2
+    assert "--lambdas: 5e-05 not in the cpu plan; the lambdas of these models are" in capsys.readouterr().err
+
+
+def test_a_reproduction_check_needs_fresh_training_folders_and_results_dir_is_the_cpu_profiles(capsys, tmp_path):
+    rerun = ["sweep", "--profile", "cpu", "--model", "bls17", "--lambdas", "3e-05", "--run"]
+    assert main([*rerun, "--results-dir", str(tmp_path / "results")]) == 2
+    assert "give a fresh --out-dir" in capsys.readouterr().err
+    assert main(["sweep", "--model", "stf", "--dataset", "images", "--results-dir", str(tmp_path)]) == 2
+    assert "--results-dir is the CPU-scale reproduction's" in capsys.readouterr().err

@@ -318,7 +318,7 @@ def test_true_match_of_a_constant_disparity_moves_each_patch_by_its_share():
         true_match_patches(np.zeros((8, 16)), 3)
 
 
-def test_attention_that_follows_the_disparity_scores_the_ideal_and_uniform_scores_one_over_g2():
+def test_true_match_scores_uniform_attention_one_over_g2_and_attention_on_the_largest_share_ideal():
     match = true_match_patches(np.full((8, 16), 2.0), grid=2)
     follows = match / match.sum(-1, keepdim=True)  # attention spread exactly like the true match
     on_own_patch = torch.eye(4, dtype=torch.float64)

@@ -254,3 +254,11 @@ def test_describe_model_says_profile_steps_and_lambda_of_a_loaded_checkpoint():
     assert "not a paper reproduction" in line
     net.checkpoint_info = {"lmbda": 0.0018, "config": {"profile": "quick"}}
     assert notebook.describe_model(net) == f"bls17, lambda 0.0018; {notebook.QUICK_WARNING}"
+
+
+def test_weights_without_a_recorded_profile_are_never_called_the_papers(tmp_path):
+    net = models.build("bls17", num_filters=8)
+    net.checkpoint_info = {"lmbda": 0.0018, "config": {}}
+    assert notebook.describe_model(net) == "bls17, lambda 0.0018; unknown profile"
+    with pytest.raises(FileNotFoundError, match="does not exist: train it .* set the notebook's checkpoint parameter"):
+        notebook.load_trained(tmp_path / "missing.pt")

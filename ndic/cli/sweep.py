@@ -30,10 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         choices=["paper", "cpu", "quick"],
         help="cpu: the CPU-scale reproduction of both papers (its own plan; --model selects some of its models)",
     )
-    parser.add_argument("--lambdas", default=None, help="comma-separated lambdas instead of the paper's")
+    parser.add_argument(
+        "--lambdas",
+        default=None,
+        help="comma-separated lambdas instead of the paper's (--profile cpu: the plan's lambdas to run)",
+    )
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--out-dir", default="runs")
-    parser.add_argument("--data-root", default=None, help="the dataset's folder (default: $NDIC_DATA/<dataset>)")
+    parser.add_argument("--out-dir", default="runs", help="training folders (--profile cpu: <out-dir>/cpu/<job>)")
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="the dataset's folder (default: $NDIC_DATA/<dataset>; --profile cpu: the folder holding the test "
+        "sets, default ../shared/data)",
+    )
     parser.add_argument(
         "--gpus-per-node",
         type=int,
@@ -75,6 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 def run(args: argparse.Namespace, name: str) -> int:
     if args.profile == "cpu":
         return _cpu(args)
+    if args.results_dir:
+        raise ValueError("--results-dir is the CPU-scale reproduction's (--profile cpu); the paper profile's "
+                         "evaluations write next to each run (--out-dir)")  # fmt: skip
     if args.model is None or args.dataset is None:
         raise ValueError("sweep needs --model and --dataset (or --profile cpu, the CPU-scale reproduction's plan)")
     cls = models.get(args.model)
@@ -147,15 +159,22 @@ def _cpu(args: argparse.Namespace) -> int:
     selected = cpu.jobs(tuple(args.model.split(",")) if args.model else None)
     if args.lambdas:
         wanted = _floats(args.lambdas, "--lambdas")
-        chosen = [job for job in selected if any(abs(job.lmbda / w - 1) < 1e-9 for w in wanted)]
-        if len(chosen) < len(wanted):
+        same = lambda job, value: abs(job.lmbda / value - 1) < 1e-9  # noqa: E731
+        unknown = [value for value in wanted if not any(same(job, value) for job in selected)]
+        if unknown:
             known = ", ".join(sorted({f"{job.lmbda:g}" for job in selected}))
-            raise ValueError(f"--lambdas {args.lambdas}: the cpu plan's lambdas of these models are {known}")
-        selected = chosen
+            missing = ", ".join(f"{value:g}" for value in unknown)
+            raise ValueError(f"--lambdas: {missing} not in the cpu plan; the lambdas of these models are {known}")
+        selected = [job for job in selected if any(same(job, value) for value in wanted)]
     data = Path(args.data_root) if args.data_root else cpu.DATA
     runs = Path(args.out_dir) / "cpu"
     results = Path(args.results_dir) if args.results_dir else cpu.RESULTS
     rerun = results.resolve() != cpu.RESULTS.resolve()
+    if args.run and rerun and runs.resolve() == cpu.RUNS.resolve():
+        raise ValueError(
+            "a reproduction check trains again: give a fresh --out-dir (e.g. runs/recheck), or the finished runs "
+            "of runs/cpu would only be evaluated again"
+        )
     if args.run:
         status = cpu.run(selected, runs, results, data, checkpoints=None if rerun else cpu.CHECKPOINTS)
         if status or not rerun:
@@ -173,7 +192,7 @@ def _cpu(args: argparse.Namespace) -> int:
         for folder, line in cpu.reference_commands(data).items():
             print(f"# JPEG and BPG on {folder.name}" + (" (results present)" if cpu.references_done(folder) else ""))
             print(line)
-    for job in cpu.with_bases(selected, runs):
+    for job in cpu.with_bases(selected, runs, results):
         print(f"# {job.name}" + (" (results present)" if cpu.done(job, results) else ""))
         print("\n".join(cpu.commands(job, runs, results, data)))
     return 0

@@ -327,8 +327,10 @@ def attention_summary(maps: Sequence[Tensor], match: Tensor | None = None) -> pd
     ``maps``: one (g*g, g*g) or (N, g*g, g*g) tensor per module. With ``match`` (one image pair's
     :func:`true_match_patches` at the maps' grid), also ``true match``: the attention on the patches that
     hold each query's true match, weighted by the share of its pixels there (mean over the queries with a
-    match; uniform attention gives 1/g**2, attention that follows the disparity exactly gives ``ideal``, the
-    mean of each query's largest share).
+    match). Uniform attention scores 1/g**2; ``ideal`` is the most any attention can score (all of it on
+    the patch holding most of each query's match). Where the disparity is small against a patch, that patch
+    is the query's own and ``true match`` cannot tell alignment from staying in place: shift the side image
+    by a patch (and the disparity with it) to tell them apart.
     """
     import pandas as pd
 
