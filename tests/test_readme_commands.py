@@ -33,6 +33,8 @@ SKIPPED = {
     "papermill notebooks/X.ipynb": "a GPU job in the paper profile (X: any training/evaluation notebook)",
     "train --model stf": "STF at the paper's width on a CUDA device",
     "torchrun": "DistributedDataParallel over 4 GPUs",
+    "sweep --profile cpu --run": "retrains a CPU-scale run (a quarter of an hour on 2 cores); "
+    "tests/test_cpu_reproduction.py checks its commands, its refusals and the comparison",
 }
 
 
