@@ -102,7 +102,10 @@ def test_an_empty_results_folder_leaves_every_run_not_yet_run_or_untestable(tmp_
     assert list(table.columns) == ["paper", "source", "published figure", *claims.KINDS, "verdict"]
     assert table["paper profile"].str.startswith("not yet run").all()
     stf = table.loc[_claim("stf", "vtm", stated=True).claim]
-    assert stf["CPU scale"] == "not testable here: the CPU plan trains no stf"
+    assert (
+        stf["CPU scale"]
+        == "not testable here: the CPU plan trains no stf (its 4-hour budget on 2 CPU cores holds no run of it)"
+    )
 
 
 def test_the_kodak_check_uses_the_classical_codecs_run_outside_results_cpu(tmp_path):
