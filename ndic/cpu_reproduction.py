@@ -187,6 +187,30 @@ def start_weights(job: Job, runs: Path = RUNS, checkpoints: Path = CHECKPOINTS) 
     return trained
 
 
+DIVERGED = 2.0  # a run whose last validation loss is this many times its best one has collapsed
+
+
+def diverged(folder: Path) -> str | None:
+    """Why the run in ``folder`` collapsed (its last validation loss :data:`DIVERGED` times its best), or None.
+
+    Its ``best.pt`` predates the collapse, but its other lambdas and its comparison with the other models would
+    then rest on a model trained for fewer steps than theirs: the sweep stops and says so instead."""
+    from .logs import read_logs
+
+    val_log = read_logs(folder)[1]
+    if len(val_log) < 2:
+        return None
+    best = val_log.loc[val_log["loss"].idxmin()]
+    last = val_log.iloc[-1]
+    if not last["loss"] > DIVERGED * best["loss"]:
+        return None
+    return (
+        f"diverged: validation loss {last['loss']:.4g} at step {int(last['step'])}, {last['loss'] / best['loss']:.1f}x "
+        f"its best ({best['loss']:.4g} at step {int(best['step'])}); lower the profile's lr (ndic/recipes.py) "
+        f"and delete {folder} to train it again"
+    )
+
+
 def with_bases(selected: list[Job], runs: Path = RUNS, results: Path = RESULTS) -> list[Job]:
     """``selected``, each fine-tuned job preceded by its run from scratch unless that run is finished (its
     results written): a fine-tune never starts from the weights of a base run that is still training."""
@@ -242,12 +266,16 @@ def run(
             _finish(job, runs, results, checkpoints, repair_only=True)  # a sweep killed after the last evaluation
             continue
         start = time.perf_counter()
-        for line in commands(job, runs, results, data):
+        for k, line in enumerate(commands(job, runs, results, data)):
             print(f"[{i}/{len(selected)}] {line}", flush=True)
             status = subprocess.run(line, shell=True).returncode
             if status:
                 print(f"stopped: {job.name} failed with exit status {status}", file=sys.stderr)
                 return status
+            collapse = diverged(job.folder(runs)) if k == 0 else None  # after training: never evaluate a collapse
+            if collapse:
+                print(f"stopped: {job.name} {collapse}", file=sys.stderr)
+                return 1
         _finish(job, runs, results, checkpoints)
         print(f"[{i}/{len(selected)}] {job.name}: done in {time.perf_counter() - start:.0f} s", flush=True)
     return 0

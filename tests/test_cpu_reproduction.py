@@ -287,3 +287,16 @@ def test_a_reproduction_check_needs_fresh_training_folders_and_results_dir_is_th
     assert "give a fresh --out-dir" in capsys.readouterr().err
     assert main(["sweep", "--model", "stf", "--dataset", "images", "--results-dir", str(tmp_path)]) == 2
     assert "--results-dir is the CPU-scale reproduction's" in capsys.readouterr().err
+
+
+def test_a_run_whose_validation_loss_collapsed_stops_the_sweep_with_its_step_and_the_fix(tmp_path):
+    fine, collapsed = tmp_path / "fine", tmp_path / "collapsed"
+    for folder, losses in ((fine, [3.1, 2.4, 1.9, 1.6, 1.7]), (collapsed, [3.1, 2.4, 1.6, 7.8, 7.7])):
+        folder.mkdir()
+        rows = "".join(f"{91 * (k + 1)},{loss}\n" for k, loss in enumerate(losses))
+        (folder / "val_log.csv").write_text("step,loss\n" + rows)
+    assert cpu.diverged(fine) is None  # a last loss a little above the best is noise, not a collapse
+    reason = cpu.diverged(collapsed)
+    assert reason.startswith("diverged: validation loss 7.7 at step 455, 4.8x its best (1.6 at step 273)")
+    assert "lower the profile's lr" in reason
+    assert cpu.diverged(tmp_path / "never_validated") is None
