@@ -31,9 +31,6 @@ RESULTS = Path("results") / "cpu"  # the committed per-image results, one folder
 DATA = Path("..") / "shared" / "data"  # the real test images beside the checkout (see README)
 CHECKPOINTS = Path("checkpoints") / "cpu"  # the committed weights the notebooks show (MANIFEST.json says how made)
 NOTEBOOK_MODELS = ("bls17", "ndic_bls17", "cross_attention")  # their runs from scratch: ~19 MB together
-# A rerun reproduces a committed run when its mean rate and quality on every test set are this close
-REPRODUCED_BPP = 0.01  # relative
-REPRODUCED_DB = 0.1  # PSNR and MS-SSIM in dB
 
 # test set -> (ndic.data name, folder under DATA, the dataset name of its rows); stereo sets are resized to
 # the models' 128x256. The KITTI samples are not KITTI Stereo's test split: their rows say kitti_samples.
@@ -295,36 +292,6 @@ def _finish(job: Job, runs: Path, results: Path, checkpoints: Path | None, repai
     print(f"weights for the notebooks: {export_checkpoint(job, runs, results, checkpoints)}", flush=True)
 
 
-def plan_table(results: Path = RESULTS):
-    """The plan as the book shows it: one row per model with its objective, lambdas, the lambda trained from
-    scratch, steps, training and test sets, and how many of its runs have committed results."""
-    import pandas as pd
-
-    from .recipes import CPU_STEPS
-
-    rows = []
-    for model, distortion, lambdas, first, train_set, tests, overrides in PLAN:
-        model_jobs = jobs((model,))
-        rows.append({
-            "model": model,
-            "objective": distortion,
-            "lambdas": ", ".join(f"{value:g}" for value in lambdas),
-            "from scratch": f"lambda {first:g}, {CPU_STEPS} steps",
-            "other lambdas": f"from its weights, {CPU_FINETUNE_STEPS} steps each",
-            "training set": train_set + "".join(f" ({key} {value})" for key, value in overrides),
-            "test sets": ", ".join(tests),
-            "runs with results": f"{sum(done(job, results) for job in model_jobs)} of {len(model_jobs)}",
-        })  # fmt: skip
-    return pd.DataFrame(rows).set_index("model")
-
-
-def training_folders(results: Path = RESULTS, scratch_only: bool = True) -> dict[str, Path]:
-    """``{job name: committed training record}`` of the runs with one (runs from scratch only by default)."""
-    return {job.name: Path(results) / "training" / job.name for job in jobs()
-            if (Path(results) / "training" / job.name / "val_log.csv").is_file()
-            and (job.start_from is None or not scratch_only)}  # fmt: skip
-
-
 # ----------------------------------------------------------------------------- the notebooks' checkpoints
 MANIFEST = "MANIFEST.json"
 
@@ -416,33 +383,3 @@ def verify_checkpoint(path: str | Path) -> None:
             f"{path} is not the committed file: SHA-256 {digest[:12]}... of {size} bytes, {MANIFEST} lists "
             f"{entry['sha256'][:12]}... of {entry['bytes']} bytes{hint}; restore it with git checkout -- {path}"
         )
-
-
-# --------------------------------------------------------------------------------- the reproduction check
-def reproduction_check(selected: list[Job], reproduced: Path, committed: Path = RESULTS):
-    """Mean bpp, PSNR and MS-SSIM (dB) per job and test set of a rerun (``reproduced``) beside the committed
-    results, with the differences and whether they are within :data:`REPRODUCED_BPP` and :data:`REPRODUCED_DB`."""
-    import pandas as pd
-
-    from .results import read_rows, summarize
-
-    rows = []
-    for job in selected:
-        for test in job.tests:
-            paths = job.result(test, committed), job.result(test, reproduced)
-            if not all(p.is_file() for p in paths):
-                continue
-            before, after = (summarize(read_rows(p)).iloc[0] for p in paths)
-            row = {"job": job.name, "test set": test}
-            for column, name in (("bpp", "bpp"), ("psnr", "PSNR (dB)"), ("ms_ssim_db", "MS-SSIM (dB)")):
-                row[f"{name} committed"], row[f"{name} rerun"] = before[column], after[column]
-            row["bpp difference (%)"] = 100 * (after["bpp"] / before["bpp"] - 1)
-            row["PSNR difference (dB)"] = after["psnr"] - before["psnr"]
-            row["MS-SSIM difference (dB)"] = after["ms_ssim_db"] - before["ms_ssim_db"]
-            row["reproduced"] = bool(
-                abs(row["bpp difference (%)"]) <= 100 * REPRODUCED_BPP
-                and abs(row["PSNR difference (dB)"]) <= REPRODUCED_DB
-                and abs(row["MS-SSIM difference (dB)"]) <= REPRODUCED_DB
-            )
-            rows.append(row)
-    return pd.DataFrame(rows)

@@ -6,7 +6,7 @@ import shlex
 import pytest
 
 from ndic import cpu_reproduction as cpu
-from ndic import models
+from ndic import cpu_results, models
 from ndic.cli import main
 from ndic.cli.config_args import config_from_args
 from ndic.cli.evaluate import add_arguments as evaluate_arguments
@@ -223,12 +223,12 @@ def test_the_reproduction_check_compares_means_per_test_set_within_one_percent_a
     write(tmp_path / "committed", [0.4, 0.6], [30.0, 32.0], 0.9)
     write(tmp_path / "close", [0.402, 0.602], [30.05, 32.05], 0.9)
     write(tmp_path / "far", [0.5, 0.6], [30.0, 32.0], 0.9)
-    close = cpu.reproduction_check([job], tmp_path / "close", tmp_path / "committed")
+    close = cpu_results.reproduction_check([job], tmp_path / "close", tmp_path / "committed")
     assert close["bpp difference (%)"].iloc[0] == pytest.approx(0.4) and close["reproduced"].all()
     assert close["PSNR difference (dB)"].iloc[0] == pytest.approx(0.05)
-    far = cpu.reproduction_check([job], tmp_path / "far", tmp_path / "committed")
+    far = cpu_results.reproduction_check([job], tmp_path / "far", tmp_path / "committed")
     assert far["bpp difference (%)"].iloc[0] == pytest.approx(10.0) and not far["reproduced"].any()
-    assert cpu.reproduction_check([job], tmp_path / "missing", tmp_path / "committed").empty
+    assert cpu_results.reproduction_check([job], tmp_path / "missing", tmp_path / "committed").empty
 
 
 def test_a_committed_checkpoint_is_checked_against_its_manifest_before_loading(tmp_path):

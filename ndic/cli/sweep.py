@@ -179,13 +179,15 @@ def _cpu(args: argparse.Namespace) -> int:
         status = cpu.run(selected, runs, results, data, checkpoints=None if rerun else cpu.CHECKPOINTS)
         if status or not rerun:
             return status
-        check = cpu.reproduction_check(selected, results)
+        from .. import cpu_results
+
+        check = cpu_results.reproduction_check(selected, results)
         if check.empty:
             print(f"nothing to compare: {cpu.RESULTS} holds no committed result of these jobs")
             return 0
         print(check.round(4).to_string(index=False))
         verdict = "reproduced" if check["reproduced"].all() else "NOT reproduced"
-        bounds = f"{100 * cpu.REPRODUCED_BPP:g} % bpp and {cpu.REPRODUCED_DB:g} dB"
+        bounds = f"{100 * cpu_results.REPRODUCED_BPP:g} % bpp and {cpu_results.REPRODUCED_DB:g} dB"
         print(f"{verdict}: within {bounds} of the committed results")
         return 0 if check["reproduced"].all() else 1
     if any(set(job.tests) & set(cpu.STEREO_TESTS) for job in selected):
