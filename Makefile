@@ -88,7 +88,7 @@ ROOT_DOC := $(shell sed -n 's/^root: *//p' _toc.yml)
 SINGLE_PAGE := _build/singlehtml/$(ROOT_DOC).html
 PRINT_CSS := @media print { .pst-scrollable-table-container, .cell_output, .output, div.highlight, pre \
   { overflow: visible !important; max-height: none !important; } pre { white-space: pre-wrap !important; \
-  overflow-wrap: anywhere; } table { zoom: 0.75; } th { overflow-wrap: anywhere; } td { overflow-wrap: break-word; } \
+  overflow-wrap: anywhere; } table { zoom: 0.75; } th { overflow-wrap: anywhere; } td { overflow-wrap: anywhere; } \
   img { max-width: 100% !important; height: auto !important; } }
 empty :=
 UP_TO_BUILD := $(subst $(empty) $(empty),,$(foreach d,$(filter-out .,$(subst /, ,$(dir $(ROOT_DOC)))),../))
