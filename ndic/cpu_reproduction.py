@@ -132,12 +132,17 @@ def commands(job: Job, runs: Path = RUNS, results: Path = RESULTS, data: Path = 
 TRAINING_RECORD = ("config.yaml", "train_log.csv", "val_log.csv")  # small, committed beside the results
 
 
+def record_folder(job: Job, results: Path = RESULTS) -> Path:
+    """Where ``job``'s training record (configuration and logs) is kept beside its results."""
+    return Path(results) / "training" / job.name
+
+
 def keep_training_record(job: Job, runs: Path = RUNS, results: Path = RESULTS) -> Path:
     """Copy the run's configuration and logs to ``results/cpu/training/<job>/``: the committed results then say
     how their weights were trained (the checkpoints themselves stay in the git-ignored run folder)."""
     from .io import atomic_write_bytes
 
-    target = Path(results) / "training" / job.name
+    target = record_folder(job, results)
     for name in TRAINING_RECORD:
         source = job.folder(runs) / name
         if source.is_file():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cpu_reproduction import CPU_FINETUNE_STEPS, PLAN, RESULTS, Job, done, jobs
+from .cpu_reproduction import CPU_FINETUNE_STEPS, PLAN, RESULTS, Job, done, jobs, record_folder
 
 # A rerun reproduces a committed run when its mean rate and quality on every test set are this close
 REPRODUCED_BPP = 0.01  # relative
@@ -40,8 +40,8 @@ def plan_table(results: Path = RESULTS):
 
 def training_folders(results: Path = RESULTS, scratch_only: bool = True) -> dict[str, Path]:
     """``{job name: committed training record}`` of the runs with one (runs from scratch only by default)."""
-    return {job.name: Path(results) / "training" / job.name for job in jobs()
-            if (Path(results) / "training" / job.name / "val_log.csv").is_file()
+    return {job.name: record_folder(job, results) for job in jobs()
+            if (record_folder(job, results) / "val_log.csv").is_file()
             and (job.start_from is None or not scratch_only)}  # fmt: skip
 
 
