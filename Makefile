@@ -68,6 +68,7 @@ test: $(STAMP) system-deps lint
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile tests --nbval-lax notebooks
 
 book: $(STAMP) system-deps
+	@$(PY) -m ndic.book_inputs
 	@start=$$(date +%s); \
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going && \
 	echo "==> book built in $$(( $$(date +%s) - start )) s; open $(CURDIR)/_build/html/index.html"
@@ -95,6 +96,7 @@ UP_TO_BUILD := $(subst $(empty) $(empty),,$(foreach d,$(filter-out .,$(subst /, 
 pdf: $(STAMP) system-deps
 	@command -v $(CHROMIUM) >/dev/null 2>&1 || { echo "error: $(CHROMIUM) not found: install Debian's chromium \
 	  (apt-get install chromium) or name another one, 'make pdf CHROMIUM=/path/to/chromium'"; exit 1; }
+	@$(PY) -m ndic.book_inputs
 	$(VENV)/bin/jupyter-book build . --builder singlehtml --warningiserror --nitpick --keep-going
 	@grep -q '<base ' $(SINGLE_PAGE) || \
 	  sed -i -e 's|<head>|<head><base href="./$(UP_TO_BUILD)"><style>$(PRINT_CSS)</style>|' \

@@ -27,6 +27,7 @@ __all__ = [
     "profile_note",
     "resolve",
     "run_dir",
+    "show_bd_tables",
 ]
 
 with warnings.catch_warnings():
@@ -113,6 +114,27 @@ def describe_model(model: Any) -> str:
     if info.get("step"):
         parts.append(f"trained {info['step']} steps on {config.get('dataset_name', 'its data')}")
     return f"{', '.join(parts)}; {profile_note(profile)}"
+
+
+def show_bd_tables(frame: Any, datasets: Iterable[str], reference: str | None = None) -> None:
+    """Display, per dataset, its BD table against ``reference`` (:func:`ndic.plot.bd_tables`; default: the
+    dataset's VTM or BPG), and one line naming the curves too short for a BD-rate."""
+    from IPython.display import Markdown, display
+
+    from .plot import bd_tables, describe_short_curves
+    from .tables import tidy_table
+
+    for name in datasets:
+        table = bd_tables(frame, name, reference)
+        short = describe_short_curves(table)
+        if table.empty and not short:
+            print(f"{name}: no reference curve (published VTM, or VVC or BPG run here) to compare with")
+            continue
+        if len(table):
+            display(Markdown(f"**{name}**, against {table['reference'].iloc[0]}:"))
+            display(tidy_table(table.set_index(["metric", "curve"]).drop(columns=["kind", "reference"]), digits=2))
+        if short:
+            display(Markdown(f"**{name}**: {short}"))
 
 
 class LiveCurves:

@@ -108,7 +108,7 @@ def test_attention_figure_draws_the_true_match_where_the_disparity_puts_the_quer
 
 
 def test_bd_against_codecs_of_a_curve_at_twice_the_rate_of_jpeg_is_plus_100_percent():
-    from ndic.plot import bd_against_codecs
+    from ndic.plot import bd_against_codecs, bd_tables, describe_short_curves
 
     def rows(method, label, bpps, profile, psnr_of=lambda b: 25 + 5 * np.log2(b)):
         return [dict(method=method, label=label, quality=q, dataset="kitti_samples", image=f"i{i}",
@@ -127,6 +127,21 @@ def test_bd_against_codecs_of_a_curve_at_twice_the_rate_of_jpeg_is_plus_100_perc
     assert table.loc[("bls17", "psnr"), "vs JPEG (4:4:4): BD-rate cubic (%)"] == pytest.approx(100, abs=1)
     assert "vs BPG" not in " ".join(table.columns)  # no BPG rows: no BPG columns
     assert bd_against_codecs(frame, "kodak").empty
+
+    # a learned curve of one point has no BD-rate: it is left out of the rows and named once
+    one_point = rows("ndic_bls17", "ndic_bls17", [1.0], "cpu")
+    table = bd_against_codecs(pd.DataFrame(jpeg + learned + one_point), "kitti_samples")
+    assert list(table.index.get_level_values("curve").unique()) == ["bls17"]
+    assert table.attrs["too_few_points"] == {"ndic_bls17": 1}
+    assert describe_short_curves(table) == (
+        "No BD-rate yet for ndic_bls17 (1 point): a curve needs at least 2 points (4 for the cubic fit)."
+    )
+    only_short = bd_against_codecs(pd.DataFrame(jpeg + one_point), "kitti_samples")
+    assert only_short.empty and only_short.attrs["too_few_points"] == {"ndic_bls17": 1}
+    with_reference = bd_tables(pd.DataFrame(jpeg + learned + one_point), "kitti_samples", reference="JPEG (4:4:4)")
+    assert "ndic_bls17" not in set(with_reference["curve"]) and "bls17" in set(with_reference["curve"])
+    assert with_reference.attrs["too_few_points"] == {"ndic_bls17": 1}
+    assert describe_short_curves(bd_tables(pd.DataFrame(jpeg + learned), "kitti_samples", "JPEG (4:4:4)")) == ""
 
 
 def test_validation_curves_of_several_runs_share_their_axes(tmp_path):

@@ -65,6 +65,32 @@ def bd_table(
     return table
 
 
+# a BD-rate needs a curve on each side: 2 points for PCHIP (4 for the cubic fit, which says so in its note)
+BD_MIN_POINTS = 2
+
+
+def _drop_short_curves(curves: Sequence[Curve], keep: str | None = None) -> tuple[list[Curve], dict[str, int]]:
+    """``curves`` without those of fewer than :data:`BD_MIN_POINTS` points (but ``keep``, the reference),
+    and the labels left out with their numbers of points."""
+    kept, short = [], {}
+    for curve in curves:
+        if len(curve.bpp) < BD_MIN_POINTS and curve.label != keep:
+            short[curve.label] = len(curve.bpp)
+        else:
+            kept.append(curve)
+    return kept, short
+
+
+def describe_short_curves(table: pd.DataFrame) -> str:
+    """One sentence naming the curves that :func:`bd_tables` or :func:`bd_against_codecs` left out for having
+    too few points (``table.attrs["too_few_points"]``); "" when none was."""
+    short = table.attrs.get("too_few_points") or {}
+    if not short:
+        return ""
+    named = ", ".join(f"{label} ({count} point{'s' * (count != 1)})" for label, count in short.items())
+    return f"No BD-rate yet for {named}: a curve needs at least {BD_MIN_POINTS} points (4 for the cubic fit)."
+
+
 # published curves in the BD tables: the anchors (VTM, BPG as CompressAI ran them) and the STF paper's own
 # STF and WACNN curves, whose BD-rate against VTM is that paper's headline
 BD_PUBLISHED = ("vtm", "bpg", "stf", "wacnn")
@@ -80,7 +106,8 @@ def bd_tables(
 
     Default reference: the published VTM curve when the dataset has one, else the VVC curve run here,
     else BPG; without any of them the table is empty. Both BD methods (cubic, PCHIP), one block of rows
-    per metric.
+    per metric. Curves of fewer than :data:`BD_MIN_POINTS` points are left out and named in
+    ``attrs["too_few_points"]`` (see :func:`describe_short_curves`).
     """
 
     rows = frame[frame["dataset"] == dataset]
@@ -88,6 +115,7 @@ def bd_tables(
     reference = reference or _default_reference(curves)
     if reference is None:
         return pd.DataFrame()
+    curves, short = _drop_short_curves(curves, keep=reference)
     tables = []
     for metric in metric_names:
         # a published curve without this metric (STF's MSE models have no MS-SSIM) is left out, not a NaN row
@@ -97,11 +125,11 @@ def bd_tables(
             # BD-PSNR / BD-MS-SSIM columns under one name, so that both metrics stack in one table
             table = table.rename(columns=lambda c: re.sub(r"^BD-(PSNR|MS-SSIM) ", "BD-quality ", c))
             tables.append(table.reset_index().assign(metric=metric, reference=reference))
-    if not tables:
-        return pd.DataFrame()
-    out = pd.concat(tables, ignore_index=True)
     first = ["metric", "reference", "curve"]
-    return out[first + [c for c in out.columns if c not in first]]
+    out = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=[*first, "kind"])
+    out = out[first + [c for c in out.columns if c not in first]]
+    out.attrs["too_few_points"] = short
+    return out
 
 
 def bd_against_codecs(
@@ -110,7 +138,8 @@ def bd_against_codecs(
     """BD-rate (cubic and PCHIP, %) of every learned curve on ``dataset`` (of ``profile`` rows only, when given)
     against each classical codec of ``codecs`` run here, on PSNR and MS-SSIM (dB): one row per (curve, metric),
     the BD-rates and the note (why a comparison cannot be made) of each codec in its own columns. Empty
-    without learned rows or without any of the codecs."""
+    without learned rows or without any of the codecs; learned curves of fewer than :data:`BD_MIN_POINTS`
+    points are left out and named in ``attrs["too_few_points"]``."""
     rows = frame[frame["dataset"] == dataset]
     learned = rows[~rows["method"].isin(codecs)]
     learned = learned if profile is None else learned[learned["profile"] == profile]
@@ -118,6 +147,12 @@ def bd_against_codecs(
     if learned.empty or references.empty:
         return pd.DataFrame()
     curves = curves_from_results(result_columns(pd.concat([learned, references])))
+    learned_curves, short = _drop_short_curves([c for c in curves if c.kind == "learned"])
+    curves = [c for c in curves if c.kind != "learned"] + learned_curves
+    if not learned_curves:
+        empty = pd.DataFrame()
+        empty.attrs["too_few_points"] = short
+        return empty
     per_codec = []
     for codec in dict.fromkeys(references["method"]):  # in the order the rows give them
         label = str(references.loc[references["method"] == codec, "label"].iloc[0])
@@ -128,7 +163,9 @@ def bd_against_codecs(
         table = table[table["kind"] == "learned"].set_index(["curve", "metric"])
         wanted = [c for c in ("BD-rate cubic (%)", "BD-rate pchip (%)", "note") if c in table.columns]
         per_codec.append(table[wanted].rename(columns=lambda c, label=label: f"vs {label}: {c}"))
-    return pd.concat(per_codec, axis=1)
+    out = pd.concat(per_codec, axis=1)
+    out.attrs["too_few_points"] = short
+    return out
 
 
 def describe_bd(table: pd.DataFrame) -> list[str]:

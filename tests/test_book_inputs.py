@@ -1,0 +1,45 @@
+"""The book's execution cache is dropped when the files its notebooks read change, and kept otherwise."""
+
+from ndic.book_inputs import CACHE, FINGERPRINT, drop_stale_cache, fingerprint
+
+
+def _checkout(tmp_path):
+    (tmp_path / "results" / "kodak").mkdir(parents=True)
+    (tmp_path / "results" / "kodak" / "bpg.csv").write_text("bpp,psnr\n0.5,30\n")
+    (tmp_path / CACHE).mkdir(parents=True)
+    (tmp_path / CACHE / "global.db").write_text("cached runs")
+    return tmp_path
+
+
+def test_an_unrecorded_cache_is_dropped_then_kept_while_the_inputs_stay(tmp_path):
+    root = _checkout(tmp_path)
+    assert drop_stale_cache(root)  # nobody recorded what filled it: it may be stale
+    assert not (root / CACHE).exists()
+    (root / CACHE).mkdir()  # the build fills it again
+    assert not drop_stale_cache(root)
+    assert (root / CACHE).is_dir()
+    assert (root / FINGERPRINT).read_text().strip() == fingerprint(root)
+
+
+def test_a_changed_added_or_removed_input_drops_the_cache(tmp_path):
+    root = _checkout(tmp_path)
+    drop_stale_cache(root)
+    for change in (
+        lambda: (root / "results" / "kodak" / "bpg.csv").write_text("bpp,psnr\n0.5,31\n"),  # same size, new value
+        lambda: (root / "checkpoints").mkdir() or (root / "checkpoints" / "m.pt").write_bytes(b"\x00"),
+        lambda: (root / "results" / "kodak" / "bpg.csv").unlink(),
+    ):
+        (root / CACHE).mkdir(exist_ok=True)
+        before = fingerprint(root)
+        change()
+        assert fingerprint(root) != before
+        assert drop_stale_cache(root) and not (root / CACHE).exists()
+
+
+def test_files_outside_the_inputs_leave_the_cache_alone(tmp_path):
+    root = _checkout(tmp_path)
+    drop_stale_cache(root)
+    (root / CACHE).mkdir()
+    (root / "runs").mkdir()
+    (root / "runs" / "log.csv").write_text("step\n1\n")
+    assert not drop_stale_cache(root) and (root / CACHE).is_dir()
