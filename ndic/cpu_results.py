@@ -1,11 +1,13 @@
 """What the CPU-scale reproduction's committed files say: its plan as the book shows it, the training records
 of its runs, and a rerun compared with the committed results (the reproduction check).
 
-Reads what :mod:`ndic.cpu_reproduction` writes; writes nothing.
+Reads what :mod:`ndic.cpu_reproduction` writes; writes only the reproduction check's record
+(:func:`write_reproduction_check`).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .cpu_reproduction import CPU_FINETUNE_STEPS, PLAN, RESULTS, Job, done, jobs, record_folder
@@ -13,6 +15,8 @@ from .cpu_reproduction import CPU_FINETUNE_STEPS, PLAN, RESULTS, Job, done, jobs
 # A rerun reproduces a committed run when its mean rate and quality on every test set are this close
 REPRODUCED_BPP = 0.01  # relative
 REPRODUCED_DB = 0.1  # PSNR and MS-SSIM in dB
+# <results>/reproduction/<job>.csv (+ .meta.json): a rerun of that job compared with its committed results
+CHECKS = "reproduction"
 
 
 def plan_table(results: Path = RESULTS):
@@ -72,3 +76,50 @@ def reproduction_check(selected: list[Job], reproduced: Path, committed: Path = 
             )
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def write_reproduction_check(check, reproduced: Path, committed: Path = RESULTS) -> list[Path]:
+    """Record each job of ``check`` (:func:`reproduction_check`) as ``<committed>/reproduction/<job>.csv``,
+    with a ``.meta.json`` giving the check's provenance and the commit, machine and command of the result
+    files on both sides. The same numbers again leave a record as it is; different ones are refused
+    (FileExistsError), so that no check replaces another silently."""
+    from .io import atomic_write_text
+    from .results import provenance, read_meta
+
+    def sources(folder: Path, job: Job) -> dict:
+        metas = {test: read_meta(job.result(test, folder)) for test in job.tests}
+        return {test: {key: meta.get(key) for key in ("git_commit", "machine", "command")}
+                for test, meta in metas.items() if meta}  # fmt: skip
+
+    written = []
+    for name, rows in check.groupby("job", sort=False):
+        job = next(job for job in jobs() if job.name == name)
+        path = committed / CHECKS / f"{name}.csv"
+        text = rows.round(6).to_csv(index=False)
+        if path.is_file():
+            if path.read_text() == text:
+                continue
+            raise FileExistsError(
+                f"{path}: a reproduction check of {name} with other numbers is recorded there; move it aside "
+                "to record this one"
+            )
+        meta = {**provenance("cpu"), "rerun": sources(reproduced, job), "committed": sources(committed, job)}
+        meta["bounds"] = {"bpp (relative)": REPRODUCED_BPP, "PSNR and MS-SSIM (dB)": REPRODUCED_DB}
+        atomic_write_text(path.with_suffix(".meta.json"), json.dumps(meta, indent=2) + "\n")
+        written.append(atomic_write_text(path, text))
+    return written
+
+
+def reproduction_records(committed: Path = RESULTS):
+    """Every recorded reproduction check (:func:`write_reproduction_check`), one row per job and test set,
+    with the commit and machine of the rerun; empty when none is recorded."""
+    import pandas as pd
+
+    from .results import read_meta
+
+    frames = []
+    for path in sorted((committed / CHECKS).glob("*.csv")):
+        meta = read_meta(path)
+        rerun = next(iter(meta.get("rerun", {}).values()), {})
+        frames.append(pd.read_csv(path).assign(rerun_commit=rerun.get("git_commit"), machine=rerun.get("machine")))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

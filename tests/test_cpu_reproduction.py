@@ -231,6 +231,39 @@ def test_the_reproduction_check_compares_means_per_test_set_within_one_percent_a
     assert cpu_results.reproduction_check([job], tmp_path / "missing", tmp_path / "committed").empty
 
 
+def test_a_reproduction_check_is_recorded_beside_the_committed_results_and_never_replaced_silently(tmp_path):
+    import json
+
+    import pandas as pd
+
+    job = cpu.jobs(("bmshj18",))[0]
+    for folder, bpp in (("committed", 0.4), ("rerun", 0.4), ("other", 0.401)):
+        path = job.result("kodak", tmp_path / folder)
+        path.parent.mkdir(parents=True)
+        pd.DataFrame([dict(method="m", label="m", dataset="kodak", quality=job.lmbda, image="i0", bpp=bpp,
+                           bpp_estimated=bpp, psnr=30.0, ms_ssim=0.9, encoding_time=0, decoding_time=0)]
+                     ).to_csv(path, index=False)  # fmt: skip
+        meta = {"git_commit": f"{folder[:3]}1234", "machine": f"{folder} machine", "command": "evaluate ..."}
+        path.with_suffix(".meta.json").write_text(json.dumps(meta))
+    committed = tmp_path / "committed"
+    check = cpu_results.reproduction_check([job], tmp_path / "rerun", committed)
+    [record] = cpu_results.write_reproduction_check(check, tmp_path / "rerun", committed)
+    assert record == committed / "reproduction" / f"{job.name}.csv"
+    meta = json.loads(record.with_suffix(".meta.json").read_text())
+    assert meta["rerun"]["kodak"]["machine"] == "rerun machine"
+    assert meta["committed"]["kodak"]["git_commit"] == "com1234"
+    assert meta["profile"] == "cpu" and meta["bounds"]["PSNR and MS-SSIM (dB)"] == cpu_results.REPRODUCED_DB
+    shown = cpu_results.reproduction_records(committed)
+    assert list(shown["test set"]) == ["kodak"] and shown["reproduced"].all()
+    assert shown["machine"].iloc[0] == "rerun machine"
+    assert cpu_results.write_reproduction_check(check, tmp_path / "rerun", committed) == []  # the same numbers again
+    other = cpu_results.reproduction_check([job], tmp_path / "other", committed)
+    with pytest.raises(FileExistsError, match="move it aside"):
+        cpu_results.write_reproduction_check(other, tmp_path / "other", committed)
+    assert pd.read_csv(record)["bpp rerun"].iloc[0] == 0.4  # the first record is kept
+    assert cpu_results.reproduction_records(tmp_path / "nothing").empty
+
+
 def test_a_committed_checkpoint_is_checked_against_its_manifest_before_loading(tmp_path):
     runs, results, target = tmp_path / "runs", tmp_path / "results", tmp_path / "checkpoints"
     job = cpu.jobs(("bls17",))[0]

@@ -189,6 +189,8 @@ def _cpu(args: argparse.Namespace) -> int:
         verdict = "reproduced" if check["reproduced"].all() else "NOT reproduced"
         bounds = f"{100 * cpu_results.REPRODUCED_BPP:g} % bpp and {cpu_results.REPRODUCED_DB:g} dB"
         print(f"{verdict}: within {bounds} of the committed results")
+        for path in cpu_results.write_reproduction_check(check, results):
+            print(f"recorded in {path}")
         return 0 if check["reproduced"].all() else 1
     if any(set(job.tests) & set(cpu.STEREO_TESTS) for job in selected):
         for folder, line in cpu.reference_commands(data).items():
