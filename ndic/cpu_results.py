@@ -84,7 +84,7 @@ def write_reproduction_check(check, reproduced: Path, committed: Path = RESULTS)
     files on both sides. The same numbers again leave a record as it is; different ones are refused
     (FileExistsError), so that no check replaces another silently."""
     from .io import atomic_write_text
-    from .results import provenance, read_meta
+    from .results import ndic_command, provenance, read_meta
 
     def sources(folder: Path, job: Job) -> dict:
         metas = {test: read_meta(job.result(test, folder)) for test in job.tests}
@@ -103,7 +103,8 @@ def write_reproduction_check(check, reproduced: Path, committed: Path = RESULTS)
                 f"{path}: a reproduction check of {name} with other numbers is recorded there; move it aside "
                 "to record this one"
             )
-        meta = {**provenance("cpu"), "rerun": sources(reproduced, job), "committed": sources(committed, job)}
+        meta = {**provenance("cpu", ndic_command()), "rerun": sources(reproduced, job)}
+        meta["committed"] = sources(committed, job)
         meta["bounds"] = {"bpp (relative)": REPRODUCED_BPP, "PSNR and MS-SSIM (dB)": REPRODUCED_DB}
         atomic_write_text(path.with_suffix(".meta.json"), json.dumps(meta, indent=2) + "\n")
         written.append(atomic_write_text(path, text))

@@ -35,7 +35,6 @@ import io
 import math
 import os
 import re
-import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -270,9 +269,7 @@ def evaluate_config(
     quality = known_lambda(given_lambda, model)
     record = evaluation_record(model, config, dataset, split, count, quality, label, checkpoint)
     out = Path(out) if out is not None else config.out_dir / "results" / f"{results.result_name(record)}.csv"
-    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
-    ours = program.name == "ndic" or program.parts[-2:] == ("ndic", "__main__.py")  # not this machine's path
-    command = " ".join(["python -m ndic", *sys.argv[1:]]) if ours else None  # None: provenance() names the program
+    command = results.ndic_command()
     workers = coding.default_workers() if workers is None else workers
     meta = {**results.provenance(config.profile, command), "experiment": config.experiment_name, "evaluated": record,
             "workers": workers}  # fmt: skip

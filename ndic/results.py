@@ -96,6 +96,14 @@ def code_commit(folder: str | os.PathLike | None = None) -> tuple[str, bool | No
         return UNKNOWN_COMMIT, None
 
 
+def ndic_command() -> str | None:
+    """This process's command line as ``python -m ndic ...`` when it is ndic's command line interface (never
+    this machine's path to it); None otherwise (:func:`provenance` then names the program)."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    ours = program.name == "ndic" or program.parts[-2:] == ("ndic", "__main__.py")
+    return " ".join(["python -m ndic", *sys.argv[1:]]) if ours else None
+
+
 def provenance(profile: str, command: str | None = None) -> dict:
     """Where a result came from: command line, profile, the ndic package's commit and versions, machine."""
     import compressai
