@@ -8,8 +8,10 @@ distributed models and their single-image baselines, Kodak for the single-image 
 
 Data flow: :data:`PLAN` lists the runs (model, objective, lambdas, the lambda trained from scratch, training
 set, test sets); :func:`jobs` expands it into one :class:`Job` per lambda: first each model's run from scratch
-(:data:`ndic.recipes.CPU_STEPS`), then its other lambdas, each starting from that run's best weights
-(:data:`ndic.recipes.CPU_FINETUNE_STEPS`); :func:`commands` writes each job as ``python -m ndic train`` then
+(:data:`ndic.recipes.CPU_STEPS`), then every lambda of its curve, each starting from that run's best weights
+(:data:`ndic.recipes.CPU_FINETUNE_STEPS`; at the run's own lambda, its continuation), so that all points of a
+curve share one budget; the run from scratch is the notebooks' model and its results stay with its training
+record (:meth:`Job.result`); :func:`commands` writes each job as ``python -m ndic train`` then
 ``python -m ndic evaluate`` lines (``train`` resumes a killed run; ``evaluate`` rewrites an identical result
 and refuses a different one). ``python -m ndic sweep --profile cpu`` prints them, ``--run`` runs them in turn
 and skips the jobs whose results are all present, so an interrupted sweep continues where it stopped.
@@ -60,12 +62,17 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.model}_{self.train_set}_{self.distortion}_{self.lmbda:g}"
+        continued = "_continued" if self.start_from is not None and self.lmbda == self.start_from.lmbda else ""
+        return f"{self.model}_{self.train_set}_{self.distortion}_{self.lmbda:g}{continued}"
 
     def folder(self, runs: Path = RUNS) -> Path:
         return Path(runs) / self.name
 
     def result(self, test: str, results: Path = RESULTS) -> Path:
+        """A curve point's result ``<results>/<test>/<job>.csv``; that of a run from scratch (no curve point: its
+        continuation is) is kept, under the same file name, with its training record."""
+        if self.start_from is None:
+            return record_folder(self, results) / test / f"{self.name}.csv"
         return Path(results) / test / f"{self.name}.csv"
 
 
@@ -82,14 +89,15 @@ PLAN = (
 
 def jobs(models: tuple[str, ...] | None = None) -> list[Job]:
     """Every job of :data:`PLAN` (of ``models`` only, when given): the runs from scratch first, in plan order
-    (one trained model of each kind as early as possible), then each model's other lambdas."""
+    (one trained model of each kind as early as possible), then each model's lambdas, each one from the weights
+    of the run from scratch, its own lambda included: every point of a curve has had the same training."""
     scratch, finetuned = [], []
     for model, distortion, lambdas, first, train_set, tests, overrides in PLAN:
         if models is None or model in models:
             base = Job(model, distortion, first, train_set, tests, overrides)
             scratch.append(base)
             finetuned += [Job(model, distortion, lmbda, train_set, tests, overrides, start_from=base)
-                          for lmbda in lambdas if lmbda != first]  # fmt: skip
+                          for lmbda in lambdas]  # fmt: skip
     out = scratch + finetuned
     if not out:
         known = ", ".join(dict.fromkeys(entry[0] for entry in PLAN))
@@ -134,7 +142,9 @@ TRAINING_RECORD = ("config.yaml", "train_log.csv", "val_log.csv")  # small, comm
 
 def record_folder(job: Job, results: Path = RESULTS) -> Path:
     """Where ``job``'s training record (configuration and logs) is kept beside its results."""
-    return Path(results) / "training" / job.name
+    from .results import TRAINING_RECORDS
+
+    return Path(results) / TRAINING_RECORDS / job.name
 
 
 def keep_training_record(job: Job, runs: Path = RUNS, results: Path = RESULTS) -> Path:
@@ -195,7 +205,7 @@ DIVERGED = 2.0  # a run whose last validation loss is this many times its best o
 def diverged(folder: Path) -> str | None:
     """Why the run in ``folder`` collapsed (its last validation loss :data:`DIVERGED` times its best), or None.
 
-    Its ``best.pt`` predates the collapse, but its other lambdas and its comparison with the other models would
+    Its ``best.pt`` predates the collapse, but its curve's lambdas and its comparison with the other models would
     then rest on a model trained for fewer steps than theirs: the sweep stops and says so instead."""
     from .logs import read_logs
 

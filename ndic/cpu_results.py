@@ -34,7 +34,7 @@ def plan_table(results: Path = RESULTS):
             "objective": distortion,
             "lambdas": ", ".join(f"{value:g}" for value in lambdas),
             "from scratch": f"lambda {first:g}, {CPU_STEPS} steps",
-            "other lambdas": f"from its weights, {CPU_FINETUNE_STEPS} steps each",
+            "each lambda's point": f"from its weights, {CPU_FINETUNE_STEPS} more steps",
             "training set": train_set + "".join(f" ({key} {value})" for key, value in overrides),
             "test sets": ", ".join(tests),
             "runs with results": f"{sum(done(job, results) for job in model_jobs)} of {len(model_jobs)}",

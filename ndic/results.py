@@ -424,8 +424,14 @@ def incomplete_reason(csv_path: str | os.PathLike) -> str | None:
     return f"{', '.join(missing)} missing" if missing else None
 
 
+# folders below a results folder that hold training records (logs, and the own evaluation of a run that is a
+# starting point rather than a curve point, see ndic.cpu_reproduction.Job.result): read them by their own path
+TRAINING_RECORDS = "training"
+
+
 def find_results(results_dir: str | os.PathLike) -> list[Path]:
-    """Every committed per-image result CSV under ``results_dir`` (recursively), sorted.
+    """Every committed per-image result CSV under ``results_dir`` (recursively, but not inside its
+    :data:`TRAINING_RECORDS` folders), sorted.
 
     Incomplete sets (being written, or left by a writer that died) are skipped with a warning naming them.
     """
@@ -433,7 +439,8 @@ def find_results(results_dir: str | os.PathLike) -> list[Path]:
     if not root.is_dir():
         return []
     found, skipped = [], []
-    for path in sorted(p for p in root.rglob("*.csv") if is_result_csv(p)):
+    csvs = (p for p in root.rglob("*.csv") if TRAINING_RECORDS not in p.relative_to(root).parts[:-1])
+    for path in sorted(p for p in csvs if is_result_csv(p)):
         reason = incomplete_reason(path)
         if reason is None:
             found.append(path)

@@ -23,7 +23,11 @@ def _parse(add_arguments, words):
 def test_the_plan_has_four_lambdas_of_each_model_the_issue_names():
     jobs = cpu.jobs()
     per_model = {m: [j for j in jobs if j.model == m] for m in ("bls17", "ndic_bls17", "cross_attention", "bmshj18")}
-    assert all(len(js) == 4 for js in per_model.values())
+    # each curve: four lambdas, every one fine-tuned from the model's run from scratch (its own lambda included)
+    assert all(len({j.lmbda for j in js if j.start_from is not None}) == 4 for js in per_model.values())
+    assert all(len(js) == 5 and sum(j.start_from is None for j in js) == 1 for js in per_model.values())
+    continued = [j for j in per_model["bls17"] if j.start_from is not None and j.lmbda == j.start_from.lmbda]
+    assert [j.name for j in continued] == ["bls17_stereo_train_MS-SSIM_0.00011_continued"]
     assert {j.train_set for j in per_model["cross_attention"]} == {"stereo_train"}
     assert {j.tests for j in per_model["bmshj18"]} == {("kodak",)}
     assert len({j.name for j in jobs}) == len(jobs)  # one folder and one result name per job
@@ -74,17 +78,37 @@ def test_the_cpu_profile_uses_the_models_own_reduced_widths():
     assert Config(model="bls17", profile="cpu").resolved().dataset_name == "stereo_train"
 
 
+def test_a_run_from_scratch_keeps_its_results_with_its_training_record_out_of_the_curves(tmp_path):
+    import pandas as pd
+
+    from ndic import results
+
+    base, point = cpu.jobs(("bls17",))[:2]
+    assert base.start_from is None and point.start_from is base
+    assert base.result("middlebury", tmp_path) == cpu.record_folder(base, tmp_path) / "middlebury" / f"{base.name}.csv"
+    assert point.result("middlebury", tmp_path) == tmp_path / "middlebury" / f"{point.name}.csv"
+    row = dict.fromkeys(results.COLUMNS, 0) | dict(method="bls17", label="bls17", dataset="middlebury",
+                                                    quality=base.lmbda, image="i0", profile="cpu")  # fmt: skip
+    for job in (base, point):
+        path = job.result("middlebury", tmp_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame([row]).to_csv(path, index=False)
+        path.with_suffix(".meta.json").write_text('{"command": "python -m ndic evaluate ..."}')
+    assert results.find_results(tmp_path) == [point.result("middlebury", tmp_path)]  # the curve's point only
+    assert results.find_results(cpu.record_folder(base, tmp_path)) == [base.result("middlebury", tmp_path)]
+
+
 def test_a_job_is_done_only_when_every_test_set_has_its_result(tmp_path):
     job = cpu.jobs(("bls17",))[0]
     assert not cpu.done(job, tmp_path)
     for test in job.tests[:-1]:
         path = job.result(test, tmp_path)
-        path.parent.mkdir(parents=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
         path.with_suffix(".meta.json").write_text("{}")
     assert not cpu.done(job, tmp_path)
     last = job.result(job.tests[-1], tmp_path)
-    last.parent.mkdir(parents=True)
+    last.parent.mkdir(parents=True, exist_ok=True)
     last.write_text("x")
     assert not cpu.done(job, tmp_path)  # no provenance yet: an interrupted write
     last.with_suffix(".meta.json").write_text("{}")
@@ -94,7 +118,7 @@ def test_a_job_is_done_only_when_every_test_set_has_its_result(tmp_path):
 def test_sweep_prints_the_cpu_plan_and_refuses_what_does_not_apply(capsys):
     assert main(["sweep", "--profile", "cpu", "--model", "ndic_bls17"]) == 0
     out = capsys.readouterr().out
-    assert out.count("# ndic_bls17_stereo_train_MS-SSIM_") == 4 and out.count(" evaluate ") == 12
+    assert out.count("# ndic_bls17_stereo_train_MS-SSIM_") == 5 and out.count(" evaluate ") == 15
     assert main(["sweep", "--profile", "cpu", "--dataset", "kodak"]) == 2
     assert "runs its own plan" in capsys.readouterr().err
     with pytest.raises(ValueError, match="has no run of stf"):
