@@ -1,9 +1,11 @@
-"""The files the book's notebooks read, and the execution cache that must not outlive them.
+"""The files the book's pages read, and the build state that must not outlive them.
 
-Jupyter Book's cache runs a notebook again only when its code changes. The book's numbers come from files
-(results, committed checkpoints, benchmark records), so a new result file would leave a cached page showing
-the old numbers. Before each build, :func:`drop_stale_cache` drops the cache when those files changed since
-the build that filled it: ``python -m ndic.book_inputs`` (``make book`` and ``make pdf`` call it).
+Jupyter Book's cache runs a notebook again only when its code changes, and Sphinx reads a page again only
+when its own source changes. The book's numbers come from other files (results, committed checkpoints,
+benchmark records, and the package that computes from them), so a new result file would leave a page
+showing the old numbers. Before each build, :func:`drop_stale_cache` drops the execution cache and Sphinx's
+saved pages when those files changed since the build that filled them: ``python -m ndic.book_inputs``
+(``make book`` and ``make pdf`` call it).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from pathlib import Path
 
 from .paths import project_root
 
-# folders of the checkout whose files the notebooks and pages read
-INPUTS = ("results", "checkpoints", "benchmarks/results")
+# folders of the checkout whose files the notebooks and pages read (ndic: the code, and its published points)
+INPUTS = ("results", "checkpoints", "benchmarks/results", "ndic")
 CACHE = Path("_build") / ".jupyter_cache"
+DOCTREES = Path("_build") / ".doctrees"  # Sphinx's saved pages: without them every page is read again
 # beside the cache, not in it: the cache folder belongs to jupyter-cache
 FINGERPRINT = Path("_build") / ".jupyter_cache.inputs"
 
@@ -27,30 +30,30 @@ def fingerprint(root: str | os.PathLike) -> str:
     root = Path(root)
     digest = hashlib.sha256()
     for folder in INPUTS:
-        for path in sorted(p for p in (root / folder).rglob("*") if p.is_file()):
+        for path in sorted(p for p in (root / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
 def drop_stale_cache(root: str | os.PathLike | None = None) -> bool:
-    """Remove ``root``'s execution cache when the input files changed since it was filled (or when nobody
-    recorded what it was filled from); record the current inputs. True when a cache was dropped."""
+    """Remove ``root``'s execution cache and saved pages when the input files changed since they were made (or
+    when nobody recorded what they were made from); record the current inputs. True when anything was dropped."""
     root = Path(root) if root is not None else project_root()
-    cache, stamp = root / CACHE, root / FINGERPRINT
+    stamp = root / FINGERPRINT
     current = fingerprint(root)
     recorded = stamp.read_text().strip() if stamp.is_file() else None
-    dropped = cache.is_dir() and recorded != current
-    if dropped:
-        shutil.rmtree(cache)
+    stale = [root / folder for folder in (CACHE, DOCTREES) if (root / folder).is_dir()] if recorded != current else []
+    for folder in stale:
+        shutil.rmtree(folder)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(current + "\n")
-    return dropped
+    return bool(stale)
 
 
 def main() -> None:
     if drop_stale_cache():
-        print(f"==> {', '.join(INPUTS)} changed since the last build: its notebooks run again ({CACHE} dropped)")
+        print(f"==> {', '.join(INPUTS)} changed since the last build: every page is built again")
 
 
 if __name__ == "__main__":

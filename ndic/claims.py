@@ -271,8 +271,8 @@ def cpu_evidence(claim: Claim, results: str | Path = "results", cache: dict | No
     root = resolve(results)
     classical = set(codecs.names())
     plans = {model: _planned(model) for model in (claim.test, claim.reference) if model not in classical}
-    # STF and WACNN are left out of the plan: four lambdas of each do not fit its 4-hour budget on 2 cores
-    why = " (its 4-hour budget on 2 CPU cores holds no run of it)"
+    # STF and WACNN are left out of the plan: four lambdas of each do not fit its budget of hours on 2 cores
+    why = " (its budget of a few hours on 2 CPU cores holds no run of it)"
     if plans.get(claim.test) is None:
         return {"": _missing(UNTESTABLE, f"the CPU plan trains no {claim.test}{why}")}
     if claim.reference in plans and plans[claim.reference] is None:

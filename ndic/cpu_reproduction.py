@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .paths import TRAINING_RECORDS
 from .recipes import CPU_FINETUNE_STEPS
 
 RUNS = Path("runs") / "cpu"  # training folders (git-ignored)
@@ -142,8 +143,6 @@ TRAINING_RECORD = ("config.yaml", "train_log.csv", "val_log.csv")  # small, comm
 
 def record_folder(job: Job, results: Path = RESULTS) -> Path:
     """Where ``job``'s training record (configuration and logs) is kept beside its results."""
-    from .results import TRAINING_RECORDS
-
     return Path(results) / TRAINING_RECORDS / job.name
 
 
@@ -223,13 +222,22 @@ def diverged(folder: Path) -> str | None:
     )
 
 
+def _weightless(job: Job, runs: Path, results: Path) -> bool:
+    """Whether ``job`` still has to run from the weights of a finished base that has none here (runs/ is not
+    committed, and only the notebooks' models are): that base is trained again, deterministically."""
+    base = job.start_from
+    pending = base is not None and done(base, results) and not done(job, results)
+    return pending and not start_weights(job, runs).is_file()
+
+
 def with_bases(selected: list[Job], runs: Path = RUNS, results: Path = RESULTS) -> list[Job]:
     """``selected``, each fine-tuned job preceded by its run from scratch unless that run is finished (its
-    results written): a fine-tune never starts from the weights of a base run that is still training."""
+    results written) with its weights at hand: a fine-tune never starts from a base that is still training."""
     out: list[Job] = []
     for job in selected:
         base = job.start_from
-        if base is not None and base not in out and base not in selected and not done(base, results):
+        missing = base is not None and (not done(base, results) or _weightless(job, runs, results))
+        if missing and base not in out and base not in selected:
             out.append(base)
         out.append(job)
     return out
@@ -249,20 +257,10 @@ def run(
     import time
 
     selected = with_bases(selected, runs, results)
+    retrain = {job.start_from for job in selected if _weightless(job, runs, results)}  # its evaluation: identical
     for job in selected:
         if checkpoints is not None:
             _check_no_stale_checkpoint(job, results, checkpoints)
-        base = job.start_from
-        if (
-            base is not None
-            and done(base, results)
-            and not done(job, results)
-            and not start_weights(job, runs).is_file()
-        ):
-            raise ValueError(
-                f"{job.name} starts from the weights of {base.name}, whose results are written but whose weights "
-                f"are neither in {base.folder(runs)} nor committed: remove that run's results to train it again"
-            )
     if any(set(job.tests) & set(STEREO_TESTS) for job in selected):  # the references first: a minute
         for folder, line in reference_commands(data).items():  # the committed folders: codecs do not vary
             if references_done(folder):
@@ -273,7 +271,7 @@ def run(
                 print(f"stopped: the references in {folder} failed with exit status {status}", file=sys.stderr)
                 return status
     for i, job in enumerate(selected, 1):
-        if done(job, results):
+        if done(job, results) and job not in retrain:
             print(f"[{i}/{len(selected)}] {job.name}: results present, skipped", flush=True)
             _finish(job, runs, results, checkpoints, repair_only=True)  # a sweep killed after the last evaluation
             continue

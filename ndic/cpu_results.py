@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from .cpu_reproduction import CPU_FINETUNE_STEPS, PLAN, RESULTS, Job, done, jobs, record_folder
+from .paths import resolve
 
 # A rerun reproduces a committed run when its mean rate and quality on every test set are this close
 REPRODUCED_BPP = 0.01  # relative
@@ -26,6 +27,7 @@ def plan_table(results: Path = RESULTS):
 
     from .recipes import CPU_STEPS
 
+    results = resolve(results)  # the book runs its pages from book/: the checkout's results, wherever from
     rows = []
     for model, distortion, lambdas, first, train_set, tests, overrides in PLAN:
         model_jobs = jobs((model,))
@@ -44,6 +46,7 @@ def plan_table(results: Path = RESULTS):
 
 def training_folders(results: Path = RESULTS, scratch_only: bool = True) -> dict[str, Path]:
     """``{job name: committed training record}`` of the runs with one (runs from scratch only by default)."""
+    results = resolve(results)
     return {job.name: record_folder(job, results) for job in jobs()
             if (record_folder(job, results) / "val_log.csv").is_file()
             and (job.start_from is None or not scratch_only)}  # fmt: skip
@@ -119,7 +122,7 @@ def reproduction_records(committed: Path = RESULTS):
     from .results import read_meta
 
     frames = []
-    for path in sorted((committed / CHECKS).glob("*.csv")):
+    for path in sorted((resolve(committed) / CHECKS).glob("*.csv")):
         meta = read_meta(path)
         rerun = next(iter(meta.get("rerun", {}).values()), {})
         frames.append(pd.read_csv(path).assign(rerun_commit=rerun.get("git_commit"), machine=rerun.get("machine")))

@@ -34,3 +34,9 @@ def display(path: str | os.PathLike) -> str:
         return str(path.resolve().relative_to(project_root().resolve()))
     except ValueError:
         return str(path)
+
+
+# folders below a results folder that hold training records (logs, and the own evaluation of a run that is a
+# starting point rather than a curve point, see ndic.cpu_reproduction.Job.result): results.find_results leaves
+# them out; read them by their own path
+TRAINING_RECORDS = "training"

@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from .io import _host_tag, atomic_write_bytes, atomic_write_text
-from .paths import display, resolve
+from .paths import TRAINING_RECORDS, display, resolve
 
 # columns of a per-image result row, in file order
 COLUMNS = [
@@ -424,14 +424,9 @@ def incomplete_reason(csv_path: str | os.PathLike) -> str | None:
     return f"{', '.join(missing)} missing" if missing else None
 
 
-# folders below a results folder that hold training records (logs, and the own evaluation of a run that is a
-# starting point rather than a curve point, see ndic.cpu_reproduction.Job.result): read them by their own path
-TRAINING_RECORDS = "training"
-
-
 def find_results(results_dir: str | os.PathLike) -> list[Path]:
     """Every committed per-image result CSV under ``results_dir`` (recursively, but not inside its
-    :data:`TRAINING_RECORDS` folders), sorted.
+    :data:`ndic.paths.TRAINING_RECORDS` folders), sorted.
 
     Incomplete sets (being written, or left by a writer that died) are skipped with a warning naming them.
     """

@@ -1,6 +1,7 @@
-"""The book's execution cache is dropped when the files its notebooks read change, and kept otherwise."""
+"""The book's execution cache and saved pages are dropped when the files its pages read change, and kept
+otherwise."""
 
-from ndic.book_inputs import CACHE, FINGERPRINT, drop_stale_cache, fingerprint
+from ndic.book_inputs import CACHE, DOCTREES, FINGERPRINT, drop_stale_cache, fingerprint
 
 
 def _checkout(tmp_path):
@@ -34,6 +35,20 @@ def test_a_changed_added_or_removed_input_drops_the_cache(tmp_path):
         change()
         assert fingerprint(root) != before
         assert drop_stale_cache(root) and not (root / CACHE).exists()
+
+
+def test_saved_pages_are_dropped_with_the_cache_even_where_the_cache_is_gone(tmp_path):
+    root = _checkout(tmp_path)
+    drop_stale_cache(root)
+    (root / DOCTREES).mkdir(parents=True)  # Sphinx would serve these pages again without reading them
+    assert not drop_stale_cache(root) and (root / DOCTREES).is_dir()
+    (root / "ndic").mkdir()
+    (root / "ndic" / "published_rd.csv").write_text("method,bpp\nvtm,0.1\n")  # the package counts as input
+    assert drop_stale_cache(root) and not (root / DOCTREES).exists()
+    (root / "ndic" / "__pycache__").mkdir()
+    (root / "ndic" / "__pycache__" / "x.pyc").write_bytes(b"\x00")  # but not its byte code
+    (root / DOCTREES).mkdir()
+    assert not drop_stale_cache(root) and (root / DOCTREES).is_dir()
 
 
 def test_files_outside_the_inputs_leave_the_cache_alone(tmp_path):

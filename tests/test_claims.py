@@ -104,7 +104,7 @@ def test_an_empty_results_folder_leaves_every_run_not_yet_run_or_untestable(tmp_
     stf = table.loc[_claim("stf", "vtm", stated=True).claim]
     assert (
         stf["CPU scale"]
-        == "not testable here: the CPU plan trains no stf (its 4-hour budget on 2 CPU cores holds no run of it)"
+        == "not testable here: the CPU plan trains no stf (its budget of a few hours on 2 CPU cores holds no run of it)"
     )
 
 

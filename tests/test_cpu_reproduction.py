@@ -207,13 +207,25 @@ def test_a_finetune_starts_from_the_committed_weights_where_its_base_run_folder_
         cpu.start_weights(base, runs, target)
 
 
-def test_a_finished_base_without_weights_anywhere_stops_its_finetune_before_anything_runs(tmp_path):
+def test_a_finished_base_without_weights_anywhere_is_trained_again_before_its_finetune(tmp_path, monkeypatch):
     runs, results = tmp_path / "runs", tmp_path / "results"
-    job = [j for j in cpu.jobs(("bmshj18",)) if j.start_from is not None][0]  # its weights are never committed
-    _finished_run(job.start_from, tmp_path / "elsewhere", results)
-    with pytest.raises(ValueError, match="whose results are written but whose weights are neither in"):
-        cpu.run([job], runs, results, tmp_path / "data", checkpoints=None)
-    assert not job.folder(runs).exists()
+    job, other = [j for j in cpu.jobs(("bmshj18",)) if j.start_from is not None][:2]  # never committed weights
+    base = job.start_from
+    _finished_run(base, tmp_path / "elsewhere", results)  # a fresh clone: its results, but no run folder
+    assert cpu.with_bases([job], runs, results) == [base, job]
+    ran = []
+
+    def commands(job, runs, results, data):  # the sweep's own lines, recorded instead of run
+        ran.append(job.name)
+        return ["true"]
+
+    monkeypatch.setattr(cpu, "commands", commands)
+    assert cpu.run([base, job, other], runs, results, tmp_path / "data", checkpoints=None) == 0
+    assert ran == [base.name, job.name, other.name]  # the base first, once, although its results are there
+    _finished_run(base, runs, results)
+    ran.clear()
+    assert cpu.with_bases([job], runs, results) == [job]  # with its weights at hand it is not trained again
+    assert cpu.run([base, job], runs, results, tmp_path / "data", checkpoints=None) == 0 and ran == [job.name]
 
 
 def test_a_sweep_killed_after_its_last_evaluation_completes_the_record_and_the_export_when_run_again(tmp_path):
@@ -334,6 +346,9 @@ def test_sweep_selects_the_plans_lambdas_and_refuses_one_it_does_not_have(capsys
     assert main(["sweep", "--profile", "cpu", "--model", "bls17", "--lambdas", "3e-05"]) == 0
     out = capsys.readouterr().out
     assert "# bls17_stereo_train_MS-SSIM_3e-05" in out and "# bls17_stereo_train_MS-SSIM_6e-05" not in out
+    assert main(["sweep", "--profile", "cpu", "--model", "bls17", "--lambdas", "0.00011"]) == 0
+    names = [line[2:].split(" (")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("# bls17")]
+    assert names == ["bls17_stereo_train_MS-SSIM_0.00011", "bls17_stereo_train_MS-SSIM_0.00011_continued"]
     assert main(["sweep", "--profile", "cpu", "--model", "bls17", "--lambdas", "3e-05,5e-05"]) == 2
     assert "--lambdas: 5e-05 not in the cpu plan; the lambdas of these models are" in capsys.readouterr().err
 
@@ -357,3 +372,11 @@ def test_a_run_whose_validation_loss_collapsed_stops_the_sweep_with_its_step_and
     assert reason.startswith("diverged: validation loss 7.7 at step 455, 4.8x its best (1.6 at step 273)")
     assert "lower the profile's lr" in reason
     assert cpu.diverged(tmp_path / "never_validated") is None
+
+
+def test_the_books_readers_find_the_committed_files_from_any_folder(monkeypatch, tmp_path):
+    # the book executes its pages from book/: relative defaults must still mean the checkout's results/cpu/
+    monkeypatch.chdir(tmp_path)
+    assert set(cpu_results.training_folders()) == {job.name for job in cpu.jobs() if job.start_from is None}
+    assert not cpu_results.reproduction_records().empty
+    assert cpu_results.plan_table().loc["bls17", "runs with results"] == "5 of 5"

@@ -74,7 +74,8 @@ def _drop_short_curves(curves: Sequence[Curve], keep: str | None = None) -> tupl
     and the labels left out with their numbers of points."""
     kept, short = [], {}
     for curve in curves:
-        if len(curve.bpp) < BD_MIN_POINTS and curve.label != keep:
+        named = keep in (curve.label, curve.label.replace(f" ({curve.coverage})", ""))  # as bd_table takes it
+        if len(curve.bpp) < BD_MIN_POINTS and not named:
             short[curve.label] = len(curve.bpp)
         else:
             kept.append(curve)
