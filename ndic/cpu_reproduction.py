@@ -24,26 +24,25 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cpu_test_sets import (  # noqa: F401  (REFERENCE_*: part of this module's interface, as the sweep's)
+    DATA,
+    REFERENCE_CODECS,
+    REFERENCE_RESULTS,
+    STEREO_TESTS,
+    TEST_SETS,
+    THREADS,
+    reference_commands,
+    references_done,
+)
 from .paths import TRAINING_RECORDS
 from .recipes import CPU_FINETUNE_STEPS
 
 RUNS = Path("runs") / "cpu"  # training folders (git-ignored)
 CHECKPOINT_EVERY = 100  # steps: a killed run loses at most this much work
-THREADS = 2  # torch threads of every command: float sums, hence the numbers, depend on it
 RESULTS = Path("results") / "cpu"  # the committed per-image results, one folder per test set
-DATA = Path("..") / "shared" / "data"  # the real test images beside the checkout (see README)
 CHECKPOINTS = Path("checkpoints") / "cpu"  # the committed weights the notebooks show (MANIFEST.json says how made)
 NOTEBOOK_MODELS = ("bls17", "ndic_bls17", "cross_attention")  # their runs from scratch: ~19 MB together
 
-# test set -> (ndic.data name, folder under DATA, the dataset name of its rows); stereo sets are resized to
-# the models' 128x256. The KITTI samples are not KITTI Stereo's test split: their rows say kitti_samples.
-TEST_SETS = {
-    "kitti_samples": ("kitti_stereo", "kitti_samples/color", "kitti_samples"),
-    "kitti_samples_gray": ("kitti_stereo", "kitti_samples/gray", "kitti_samples_gray"),
-    "middlebury": ("middlebury", "middlebury", "middlebury"),
-    "kodak": ("kodak", "kodak", "kodak"),
-}
-STEREO_TESTS = ("kitti_samples", "kitti_samples_gray", "middlebury")
 # NDIC-CAM's KITTI Stereo lambdas (MS-SSIM), four of the seven; CompressAI's MSE lambdas for Kodak
 NDIC_CAM_LAMBDAS = (3e-05, 6e-05, 0.00011, 0.00022)
 KODAK_LAMBDAS = (0.0035, 0.0067, 0.013, 0.025)
@@ -157,32 +156,6 @@ def keep_training_record(job: Job, runs: Path = RUNS, results: Path = RESULTS) -
         if source.is_file():
             atomic_write_bytes(target / name, source.read_bytes())
     return target
-
-
-# Classical references run on the stereo test sets (Kodak's are the full sweeps in results/kodak/): the same
-# images as the learned models' rows (each view in turn, same ids), written to results/<test set>/
-REFERENCE_CODECS = ("jpeg", "bpg")
-REFERENCE_RESULTS = Path("results")
-
-
-def reference_commands(data: Path = DATA, results: Path = REFERENCE_RESULTS) -> dict[Path, str]:
-    """``{result folder: python -m ndic baselines line}`` of JPEG and BPG on each stereo test set."""
-    python = ["env", f"OMP_NUM_THREADS={THREADS}", sys.executable, "-m", "ndic"]
-    lines = {}
-    for test in STEREO_TESTS:
-        name, sub, label = TEST_SETS[test]
-        out = Path(results) / label
-        words = [*python, "baselines", "--data", name, "--root", str(Path(data) / sub), "--both-directions",
-                 "--dataset", label, "--codecs", *REFERENCE_CODECS, "--out", str(out), "--profile", "cpu",
-                 "--workers", str(THREADS)]  # fmt: skip
-        lines[out] = shlex.join(words)
-    return lines
-
-
-def references_done(folder: Path) -> bool:
-    """Whether ``folder`` holds every reference codec's result (with its provenance)."""
-    return all((Path(folder) / f"{codec}{suffix}").is_file() for codec in REFERENCE_CODECS
-               for suffix in (".csv", ".meta.json"))  # fmt: skip
 
 
 def start_weights(job: Job, runs: Path = RUNS, checkpoints: Path = CHECKPOINTS) -> Path:

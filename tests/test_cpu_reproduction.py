@@ -323,23 +323,38 @@ def test_a_committed_checkpoint_is_checked_against_its_manifest_before_loading(t
 
 def test_the_stereo_test_sets_get_jpeg_and_bpg_on_the_same_views_in_the_committed_folders(tmp_path):
     from ndic.cli.baselines import add_arguments as baselines_arguments
+    from ndic.codecs import get as get_codec
+    from ndic.cpu_test_sets import reference_sweep
 
     lines = cpu.reference_commands(tmp_path / "data")
     assert sorted(folder.name for folder in lines) == sorted(cpu.STEREO_TESTS)
     for folder, line in lines.items():
-        args = _parse(baselines_arguments, shlex.split(line)[6:])
-        name, sub, label = cpu.TEST_SETS[folder.name]
-        assert (args.data, args.root, args.dataset) == (name, str(tmp_path / "data" / sub), label)
-        assert args.both_directions and args.codecs == list(cpu.REFERENCE_CODECS)
-        assert folder == cpu.REFERENCE_RESULTS / label and args.out == str(folder) and args.profile == "cpu"
+        codecs = []
+        for command in line.split(" && "):  # one baselines command per codec, each with its own sweep
+            args = _parse(baselines_arguments, shlex.split(command)[6:])
+            name, sub, label = cpu.TEST_SETS[folder.name]
+            assert (args.data, args.root, args.dataset) == (name, str(tmp_path / "data" / sub), label)
+            assert folder == cpu.REFERENCE_RESULTS / label and args.out == str(folder) and args.profile == "cpu"
+            assert args.both_directions and args.qualities == [float(q) for q in reference_sweep(args.codecs[0])]
+            codecs += args.codecs
+        assert codecs == list(cpu.REFERENCE_CODECS)
+    # below each codec's default sweep, where the small models' curves lie
+    assert reference_sweep("jpeg")[:5] == (1, 2, 3, 4, 5) and reference_sweep("bpg")[:3] == (51, 49, 47)
     folder = tmp_path / "refs"
     folder.mkdir()
+
+    def write(codec, qualities):
+        rows = "".join(f"{codec},{q}\n" for q in qualities)
+        (folder / f"{codec}.csv").write_text("method,quality\n" + rows)
+
     for codec in cpu.REFERENCE_CODECS:
-        (folder / f"{codec}.csv").write_text("x")
+        write(codec, reference_sweep(codec))
     assert not cpu.references_done(folder)  # no provenance: an interrupted write
     for codec in cpu.REFERENCE_CODECS:
         (folder / f"{codec}.meta.json").write_text("{}")
     assert cpu.references_done(folder)
+    write("jpeg", get_codec("jpeg").qualities)  # the default sweep only, as before the low end was added
+    assert not cpu.references_done(folder)
 
 
 def test_sweep_selects_the_plans_lambdas_and_refuses_one_it_does_not_have(capsys, tmp_path):
