@@ -52,6 +52,24 @@ def training_folders(results: Path = RESULTS, scratch_only: bool = True) -> dict
             and (job.start_from is None or not scratch_only)}  # fmt: skip
 
 
+def step_seconds(results: Path = RESULTS) -> dict[str, float]:
+    """``{job name: seconds}`` that the optimiser steps of each committed run take, data loading included: its
+    median logged step time (``batch / images_per_s`` of ``train_log.csv``) times its steps (the median: a run
+    paused or killed between two steps logs one long step). Validation, checkpoints and the evaluations come
+    on top; a run that shared its machine throughout counts its slower steps."""
+    import pandas as pd
+    import yaml
+
+    out = {}
+    for job in jobs():
+        folder = record_folder(job, resolve(results))
+        if (folder / "train_log.csv").is_file() and (folder / "config.yaml").is_file():
+            batch = yaml.safe_load((folder / "config.yaml").read_text())["train_batch_size"]
+            log = pd.read_csv(folder / "train_log.csv")
+            out[job.name] = float((batch / log["images_per_s"]).median() * log["step"].max())
+    return out
+
+
 def reproduction_check(selected: list[Job], reproduced: Path, committed: Path = RESULTS):
     """Mean bpp, PSNR and MS-SSIM (dB) per job and test set of a rerun (``reproduced``) beside the committed
     results, with the differences and whether they are within :data:`REPRODUCED_BPP` and :data:`REPRODUCED_DB`."""

@@ -395,3 +395,14 @@ def test_the_books_readers_find_the_committed_files_from_any_folder(monkeypatch,
     assert set(cpu_results.training_folders()) == {job.name for job in cpu.jobs() if job.start_from is None}
     assert not cpu_results.reproduction_records().empty
     assert cpu_results.plan_table().loc["bls17", "runs with results"] == "5 of 5"
+
+
+def test_the_step_time_of_a_run_is_its_median_logged_step_times_its_steps(tmp_path):
+    job = cpu.jobs(("bls17",))[0]
+    folder = cpu.record_folder(job, tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text("train_batch_size: 8\nsteps: 4\n")
+    # four steps of 1 s (8 images at 8 images/s), one of them held up for 1000 s by a pause
+    (folder / "train_log.csv").write_text("step,images_per_s\n1,8\n2,8\n3,0.008\n4,8\n")
+    assert cpu_results.step_seconds(tmp_path) == {job.name: pytest.approx(4.0)}
+    assert cpu_results.step_seconds(tmp_path / "nothing") == {}
