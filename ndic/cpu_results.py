@@ -60,9 +60,9 @@ def step_seconds(results: Path = RESULTS) -> dict[str, float]:
     import pandas as pd
     import yaml
 
-    out = {}
+    results, out = resolve(results), {}
     for job in jobs():
-        folder = record_folder(job, resolve(results))
+        folder = record_folder(job, results)
         if (folder / "train_log.csv").is_file() and (folder / "config.yaml").is_file():
             batch = yaml.safe_load((folder / "config.yaml").read_text())["train_batch_size"]
             log = pd.read_csv(folder / "train_log.csv")

@@ -30,8 +30,7 @@ def bd_table(
     """
     curves = list(curves)
     if isinstance(reference, str):
-        # a label as given, or as the curve shows it with its image coverage ("JPEG (2 of 24 images)")
-        matches = [c for c in curves if reference in (c.label, c.label.replace(f" ({c.coverage})", ""))]
+        matches = [c for c in curves if _named(c, reference)]
         if not matches:
             raise ValueError(f"reference {reference!r} is not among the curves: {[c.label for c in curves]}")
         reference = matches[0]
@@ -65,6 +64,11 @@ def bd_table(
     return table
 
 
+def _named(curve: Curve, label: str | None) -> bool:
+    """Whether ``label`` names ``curve``: as given, or as shown with its image coverage ("JPEG (2 of 24 images)")."""
+    return label in (curve.label, curve.label.replace(f" ({curve.coverage})", ""))
+
+
 # a BD-rate needs a curve on each side: 2 points for PCHIP (4 for the cubic fit, which says so in its note)
 BD_MIN_POINTS = 2
 
@@ -74,8 +78,7 @@ def _drop_short_curves(curves: Sequence[Curve], keep: str | None = None) -> tupl
     and the labels left out with their numbers of points."""
     kept, short = [], {}
     for curve in curves:
-        named = keep in (curve.label, curve.label.replace(f" ({curve.coverage})", ""))  # as bd_table takes it
-        if len(curve.bpp) < BD_MIN_POINTS and not named:
+        if len(curve.bpp) < BD_MIN_POINTS and not _named(curve, keep):
             short[curve.label] = len(curve.bpp)
         else:
             kept.append(curve)
