@@ -28,6 +28,7 @@ from .cpu_test_sets import (  # noqa: F401  (REFERENCE_*: part of this module's 
     DATA,
     REFERENCE_CODECS,
     REFERENCE_RESULTS,
+    REFERENCE_TESTS,
     STEREO_TESTS,
     TEST_SETS,
     THREADS,
@@ -222,10 +223,12 @@ def run(
     results: Path = RESULTS,
     data: Path = DATA,
     checkpoints: Path | None = CHECKPOINTS,
+    references: Path | None = REFERENCE_RESULTS,
 ) -> int:
     """Run the jobs in turn (a fine-tuned job's run from scratch first when its weights are missing), skipping
-    those whose results are all present; stops at the first failure. A finished run from scratch of
-    :data:`NOTEBOOK_MODELS` is also exported to ``checkpoints`` (None: not exported)."""
+    those whose results are all present; stops at the first failure. First, JPEG and BPG on the jobs' test sets
+    where ``references`` lacks them (None: none run). A finished run from scratch of :data:`NOTEBOOK_MODELS` is
+    also exported to ``checkpoints`` (None: not exported)."""
     import subprocess
     import time
 
@@ -234,15 +237,16 @@ def run(
     for job in selected:
         if checkpoints is not None:
             _check_no_stale_checkpoint(job, results, checkpoints)
-    if any(set(job.tests) & set(STEREO_TESTS) for job in selected):  # the references first: a minute
-        for folder, line in reference_commands(data).items():  # the committed folders: codecs do not vary
-            if references_done(folder):
-                continue
-            print(f"[references] {line}", flush=True)
-            status = subprocess.run(line, shell=True).returncode
-            if status:
-                print(f"stopped: the references in {folder} failed with exit status {status}", file=sys.stderr)
-                return status
+    tests = tuple(dict.fromkeys(t for job in selected for t in job.tests if t in REFERENCE_TESTS))
+    lines = reference_commands(data, references, tests) if references is not None else {}
+    for test, line in lines.items():  # the references first: minutes
+        if references_done(test, references):  # the committed folders: codecs do not vary
+            continue
+        print(f"[references] {line}", flush=True)
+        status = subprocess.run(line, shell=True).returncode
+        if status:
+            print(f"stopped: the references of {test} failed with exit status {status}", file=sys.stderr)
+            return status
     for i, job in enumerate(selected, 1):
         if done(job, results) and job not in retrain:
             print(f"[{i}/{len(selected)}] {job.name}: results present, skipped", flush=True)

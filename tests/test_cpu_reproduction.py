@@ -176,7 +176,7 @@ def test_committed_weights_without_their_results_stop_the_sweep_before_it_trains
     target.mkdir()
     cpu.checkpoint_path("bls17", target).write_bytes(b"committed")
     with pytest.raises(ValueError, match="results are missing: remove"):
-        cpu.run([job], runs, results, tmp_path / "data", checkpoints=target)
+        cpu.run([job], runs, results, tmp_path / "data", checkpoints=target, references=None)
     assert not job.folder(runs).exists()  # nothing was trained
 
 
@@ -220,12 +220,13 @@ def test_a_finished_base_without_weights_anywhere_is_trained_again_before_its_fi
         return ["true"]
 
     monkeypatch.setattr(cpu, "commands", commands)
-    assert cpu.run([base, job, other], runs, results, tmp_path / "data", checkpoints=None) == 0
+    assert cpu.run([base, job, other], runs, results, tmp_path / "data", checkpoints=None, references=None) == 0
     assert ran == [base.name, job.name, other.name]  # the base first, once, although its results are there
     _finished_run(base, runs, results)
     ran.clear()
     assert cpu.with_bases([job], runs, results) == [job]  # with its weights at hand it is not trained again
-    assert cpu.run([base, job], runs, results, tmp_path / "data", checkpoints=None) == 0 and ran == [job.name]
+    assert cpu.run([base, job], runs, results, tmp_path / "data", checkpoints=None, references=None) == 0
+    assert ran == [job.name]
 
 
 def test_a_sweep_killed_after_its_last_evaluation_completes_the_record_and_the_export_when_run_again(tmp_path):
@@ -235,11 +236,12 @@ def test_a_sweep_killed_after_its_last_evaluation_completes_the_record_and_the_e
     job = cpu.jobs(("cross_attention",))[0]
     _finished_run(job, runs, results)
     (job.folder(runs) / "val_log.csv").write_text("step,loss\n100,1.0\n")
-    assert cpu.run([job], runs, results, tmp_path / "data", checkpoints=target) == 0  # results present: skipped
+    # results present: skipped
+    assert cpu.run([job], runs, results, tmp_path / "data", checkpoints=target, references=None) == 0
     assert (results / "training" / job.name / "val_log.csv").is_file()
     assert json.loads((target / cpu.MANIFEST).read_text())["cross_attention.pt"]["job"] == job.name
     (job.folder(runs) / "best.pt").write_bytes(b"weights of another run")  # a skipped job never re-exports
-    assert cpu.run([job], runs, results, tmp_path / "data", checkpoints=target) == 0
+    assert cpu.run([job], runs, results, tmp_path / "data", checkpoints=target, references=None) == 0
     assert (target / "cross_attention.pt").read_bytes() == b"trained weights"
 
 
@@ -321,40 +323,89 @@ def test_a_committed_checkpoint_is_checked_against_its_manifest_before_loading(t
         cpu.verify_checkpoint(stray)
 
 
-def test_the_stereo_test_sets_get_jpeg_and_bpg_on_the_same_views_in_the_committed_folders(tmp_path):
+def test_every_test_set_gets_jpeg_and_bpg_on_the_same_images_down_to_the_small_models_rates(tmp_path):
     from ndic.cli.baselines import add_arguments as baselines_arguments
     from ndic.codecs import get as get_codec
-    from ndic.cpu_test_sets import reference_sweep
+    from ndic.cpu_test_sets import KODAK_LOW_RATES, reference_folder, reference_sweep
 
     lines = cpu.reference_commands(tmp_path / "data")
-    assert sorted(folder.name for folder in lines) == sorted(cpu.STEREO_TESTS)
-    for folder, line in lines.items():
+    assert list(lines) == [*cpu.STEREO_TESTS, "kodak"]
+    for test, line in lines.items():
         codecs = []
         for command in line.split(" && "):  # one baselines command per codec, each with its own sweep
             args = _parse(baselines_arguments, shlex.split(command)[6:])
-            name, sub, label = cpu.TEST_SETS[folder.name]
+            name, sub, label = cpu.TEST_SETS[test]
             assert (args.data, args.root, args.dataset) == (name, str(tmp_path / "data" / sub), label)
-            assert folder == cpu.REFERENCE_RESULTS / label and args.out == str(folder) and args.profile == "cpu"
-            assert args.both_directions and args.qualities == [float(q) for q in reference_sweep(args.codecs[0])]
+            assert args.out == str(reference_folder(test)) and args.profile == "cpu"
+            assert args.both_directions == (test != "kodak")  # stereo sets: each view in turn
+            assert args.qualities == [float(q) for q in reference_sweep(args.codecs[0], test)]
             codecs += args.codecs
         assert codecs == list(cpu.REFERENCE_CODECS)
+    assert reference_folder("middlebury") == cpu.REFERENCE_RESULTS / "middlebury"
+    # Kodak's default sweeps are results/kodak's: only the low end is added, in a folder of its own
+    assert reference_folder("kodak") == cpu.REFERENCE_RESULTS / KODAK_LOW_RATES
+    assert reference_sweep("jpeg", "kodak") == (1, 2, 3, 4) and reference_sweep("bpg", "kodak") == (51, 49)
+    with pytest.raises(ValueError, match="no classical reference is run on 'photos'"):
+        reference_folder("photos")
     # below each codec's default sweep, where the small models' curves lie
     assert reference_sweep("jpeg")[:5] == (1, 2, 3, 4, 5) and reference_sweep("bpg")[:3] == (51, 49, 47)
-    folder = tmp_path / "refs"
-    folder.mkdir()
+    results = tmp_path / "results"
+    folder = reference_folder("middlebury", results)
+    folder.mkdir(parents=True)
 
     def write(codec, qualities):
         rows = "".join(f"{codec},{q}\n" for q in qualities)
         (folder / f"{codec}.csv").write_text("method,quality\n" + rows)
 
     for codec in cpu.REFERENCE_CODECS:
-        write(codec, reference_sweep(codec))
-    assert not cpu.references_done(folder)  # no provenance: an interrupted write
+        write(codec, reference_sweep(codec, "middlebury"))
+    assert not cpu.references_done("middlebury", results)  # no provenance: an interrupted write
     for codec in cpu.REFERENCE_CODECS:
         (folder / f"{codec}.meta.json").write_text("{}")
-    assert cpu.references_done(folder)
+    assert cpu.references_done("middlebury", results)
     write("jpeg", get_codec("jpeg").qualities)  # the default sweep only, as before the low end was added
-    assert not cpu.references_done(folder)
+    assert not cpu.references_done("middlebury", results)
+    assert not cpu.references_done("kodak", results)
+
+
+def test_the_sweep_runs_missing_references_first_and_stops_on_their_failure(tmp_path, monkeypatch, capsys):
+    from ndic.cpu_test_sets import reference_folder, reference_sweep
+
+    runs, results, references = tmp_path / "runs", tmp_path / "results", tmp_path / "references"
+    job = [j for j in cpu.jobs(("bmshj18",)) if j.start_from is None][0]  # tested on Kodak only
+    ran = []
+    monkeypatch.setattr(cpu, "commands", lambda job, runs, results, data: ran.append(job.name) or ["true"])
+    status = cpu.run([job], runs, results, tmp_path / "no-data", checkpoints=None, references=references)
+    assert status == 2 and ran == []  # no Kodak here: baselines refuses, and nothing is trained
+    assert "stopped: the references of kodak failed with exit status 2" in capsys.readouterr().err
+    folder = reference_folder("kodak", references)
+    folder.mkdir(parents=True)
+    for codec in cpu.REFERENCE_CODECS:  # present over their whole sweep: not run again
+        rows = "".join(f"{codec},{q}\n" for q in reference_sweep(codec, "kodak"))
+        (folder / f"{codec}.csv").write_text("method,quality\n" + rows)
+        (folder / f"{codec}.meta.json").write_text("{}")
+    assert cpu.run([job], runs, results, tmp_path / "no-data", checkpoints=None, references=references) == 0
+    assert ran == [job.name] and "[references]" not in capsys.readouterr().out
+
+
+def test_kodaks_low_end_joins_its_default_sweep_as_one_curve_per_codec(tmp_path):
+    import pandas as pd
+
+    from ndic.cpu_test_sets import KODAK_LOW_RATES
+    from ndic.plot import curves_from_results
+    from ndic.results import load_results, write_result_set
+
+    def rows(qualities, profile):
+        return pd.DataFrame([dict(method="jpeg", label="JPEG (4:4:4)", quality=q, dataset="kodak", image=f"kodim{i}",
+                                  height=2, width=2, bytes=1, bpp=q / 50 + i / 100, bpp_estimated=float("nan"),
+                                  psnr=20 + q / 5, ms_ssim=0.8,
+                                  ms_ssim_db=7.0, encoding_time=0.0, decoding_time=0.0, profile=profile)
+                             for q in qualities for i in (1, 2)])  # fmt: skip
+
+    for folder, qualities, profile in [("kodak", (5, 10, 20), "paper"), (KODAK_LOW_RATES, (1, 2), "cpu")]:
+        write_result_set(rows(qualities, profile), tmp_path / folder / "jpeg.csv", "JPEG", {"of": 2})
+    (curve,) = curves_from_results(load_results(tmp_path))
+    assert curve.kind == "classical" and list(curve.bpp) == pytest.approx([0.035, 0.055, 0.115, 0.215, 0.415])
 
 
 def test_sweep_selects_the_plans_lambdas_and_refuses_one_it_does_not_have(capsys, tmp_path):

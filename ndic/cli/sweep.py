@@ -192,10 +192,10 @@ def _cpu(args: argparse.Namespace) -> int:
         for path in cpu_results.write_reproduction_check(check, results):
             print(f"recorded in {path}")
         return 0 if check["reproduced"].all() else 1
-    if any(set(job.tests) & set(cpu.STEREO_TESTS) for job in selected):
-        for folder, line in cpu.reference_commands(data).items():
-            print(f"# JPEG and BPG on {folder.name}" + (" (results present)" if cpu.references_done(folder) else ""))
-            print(line)
+    tests = tuple(dict.fromkeys(t for job in selected for t in job.tests if t in cpu.REFERENCE_TESTS))
+    for test, line in cpu.reference_commands(data, tests=tests).items():
+        print(f"# JPEG and BPG on {test}" + (" (results present)" if cpu.references_done(test) else ""))
+        print(line)
     for job in cpu.with_bases(selected, runs, results):
         print(f"# {job.name}" + (" (results present)" if cpu.done(job, results) else ""))
         print("\n".join(cpu.commands(job, runs, results, data)))
