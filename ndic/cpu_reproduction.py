@@ -204,6 +204,11 @@ def _weightless(job: Job, runs: Path, results: Path) -> bool:
     return pending and not start_weights(job, runs).is_file()
 
 
+def reference_tests(selected: list[Job]) -> tuple[str, ...]:
+    """The test sets of ``selected`` that JPEG and BPG run on, in the jobs' order."""
+    return tuple(dict.fromkeys(t for job in selected for t in job.tests if t in REFERENCE_TESTS))
+
+
 def with_bases(selected: list[Job], runs: Path = RUNS, results: Path = RESULTS) -> list[Job]:
     """``selected``, each fine-tuned job preceded by its run from scratch unless that run is finished (its
     results written) with its weights at hand: a fine-tune never starts from a base that is still training."""
@@ -237,8 +242,7 @@ def run(
     for job in selected:
         if checkpoints is not None:
             _check_no_stale_checkpoint(job, results, checkpoints)
-    tests = tuple(dict.fromkeys(t for job in selected for t in job.tests if t in REFERENCE_TESTS))
-    lines = reference_commands(data, references, tests) if references is not None else {}
+    lines = reference_commands(data, references, reference_tests(selected)) if references is not None else {}
     for test, line in lines.items():  # the references first: minutes
         if references_done(test, references):  # the committed folders: codecs do not vary
             continue

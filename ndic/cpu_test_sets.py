@@ -38,7 +38,7 @@ REFERENCE_TESTS = (*STEREO_TESTS, "kodak")
 KODAK_LOW_RATES = "kodak_low_rates"  # the folder of Kodak's low end under REFERENCE_RESULTS
 
 
-def reference_sweep(codec: str, test: str = "kitti_samples") -> tuple[float, ...]:
+def reference_sweep(codec: str, test: str) -> tuple[float, ...]:
     """The qualities ``codec`` is run at on ``test``: :data:`REFERENCE_LOW`, then, on a stereo set, its default
     sweep (Kodak's is in ``results/kodak/``)."""
     from .codecs import get

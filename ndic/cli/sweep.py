@@ -192,8 +192,7 @@ def _cpu(args: argparse.Namespace) -> int:
         for path in cpu_results.write_reproduction_check(check, results):
             print(f"recorded in {path}")
         return 0 if check["reproduced"].all() else 1
-    tests = tuple(dict.fromkeys(t for job in selected for t in job.tests if t in cpu.REFERENCE_TESTS))
-    for test, line in cpu.reference_commands(data, tests=tests).items():
+    for test, line in cpu.reference_commands(data, tests=cpu.reference_tests(selected)).items():
         print(f"# JPEG and BPG on {test}" + (" (results present)" if cpu.references_done(test) else ""))
         print(line)
     for job in cpu.with_bases(selected, runs, results):
